@@ -1,0 +1,12 @@
+"""Source connectors, by config name. Adding a source: write its Connector subclass, add it here,
+add its load specs to flows/loaders and its sample generator to flows/samplegen."""
+from __future__ import annotations
+
+from flows.connectors.base import Connector, ExtractResult, Partition
+from flows.connectors.worldbank import WorldBankConnector
+
+CONNECTORS: dict[str, type[Connector]] = {
+    WorldBankConnector.name: WorldBankConnector,
+}
+
+__all__ = ["CONNECTORS", "Connector", "ExtractResult", "Partition"]

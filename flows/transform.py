@@ -1,0 +1,75 @@
+"""Run dbt (build: seeds, models, snapshots, tests, unit tests) on the working warehouse.
+
+Inside a Prefect flow, prefect-dbt's PrefectDbtRunner turns every dbt node into a task run of
+its own, so each model and test shows up in the run. The DuckDB file is released afterwards
+(dbt-duckdb keeps it open by default; profiles.yml sets keep_open: false and we close again).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.paths import DBT_PROJECT_DIR
+
+
+@dataclass
+class DbtReport:
+    success: bool
+    nodes: list[dict] = field(default_factory=list)
+    message: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for n in self.nodes:
+            out[n["status"]] = out.get(n["status"], 0) + 1
+        return out
+
+
+def dbt_env(db_path: Path, run_id: str) -> None:
+    os.environ["BILATERAL_DUCKDB"] = str(Path(db_path).resolve())
+    os.environ["BILATERAL_RUN_ID"] = run_id
+    os.environ["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    os.environ["DBT_PROJECT_DIR"] = str(DBT_PROJECT_DIR)
+
+
+def _release() -> None:
+    from dbt.adapters.duckdb import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _report(result) -> DbtReport:
+    nodes = []
+    for r in (getattr(result, "result", None) or []):
+        node = getattr(r, "node", None)
+        nodes.append({"node": getattr(node, "unique_id", "?"), "status": str(getattr(r, "status", "?")),
+                      "seconds": round(float(getattr(r, "execution_time", 0) or 0), 3),
+                      "message": str(getattr(r, "message", "") or "")[:500]})
+    failed = [n for n in nodes if n["status"] in ("error", "fail", "runtime error")]
+    exc = getattr(result, "exception", None)
+    message = "; ".join(f"{n['node']}: {n['status']} {n['message']}" for n in failed[:10])
+    if exc and not message:
+        message = str(exc)
+    return DbtReport(success=bool(getattr(result, "success", False)) and not failed, nodes=nodes, message=message)
+
+
+def build(db_path: Path, run_id: str, args: list[str] | None = None, in_prefect: bool = True) -> DbtReport:
+    """``dbt build`` (or other args) against ``db_path``."""
+    dbt_env(db_path, run_id)
+    argv = args or ["build"]
+    argv = [*argv, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    try:
+        if in_prefect:
+            from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+            settings = PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+            runner = PrefectDbtRunner(settings=settings, raise_on_failure=False, include_compiled_code=False)
+            result = runner.invoke(argv)
+        else:
+            from dbt.cli.main import dbtRunner
+
+            result = dbtRunner().invoke(argv)
+    finally:
+        _release()
+    return _report(result)

@@ -1,0 +1,100 @@
+"""The working DuckDB file: connections, the ``raw`` and ``audit`` schemas, and run bookkeeping.
+
+One writer at a time: every step opens the file, does its work and closes it again, so dbt, GX
+and publishing (other connections in this process) can open it next.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from flows.loaders import LOAD_SPECS
+
+AUDIT_DDL = """
+create schema if not exists raw;
+create schema if not exists audit;
+create table if not exists audit.runs (
+    run_id varchar primary key, run_date date, mode varchar, replay_dir varchar, sources varchar,
+    started_at timestamptz, ended_at timestamptz, status varchar, message varchar,
+    rows_landed bigint, rows_loaded bigint, published boolean, steps json);
+create table if not exists audit.run_steps (
+    run_id varchar, step varchar, source varchar, partition_key varchar, status varchar,
+    started_at timestamptz, seconds double, files bigint, rows bigint, message varchar);
+create table if not exists audit.landed_files (
+    run_id varchar, source varchar, kind varchar, path varchar, request_url varchar, http_status integer,
+    bytes bigint, sha256 varchar, fetched_at timestamptz, origin varchar, synthetic boolean,
+    status varchar, problem varchar);
+create table if not exists audit.loaded_files (
+    raw_table varchar, sha256 varchar, run_id varchar, path varchar, rows bigint, loaded_at timestamptz,
+    primary key (raw_table, sha256));
+create table if not exists audit.validations (
+    run_id varchar, suite varchar, data_asset varchar, success boolean, evaluated integer, failed integer,
+    rows_checked bigint, failures json, validated_at timestamptz);
+create table if not exists audit.source_state (
+    source varchar, key varchar, value varchar, run_id varchar, updated_at timestamptz, primary key (source, key));
+"""
+
+RAW_META_COLUMNS = {"_run_id": "VARCHAR", "_landed_file": "VARCHAR", "_file_sha256": "VARCHAR",
+                    "_loaded_at": "TIMESTAMPTZ", "_origin": "VARCHAR", "_synthetic": "BOOLEAN"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schemas(path: Path) -> None:
+    """Create raw/audit schemas and every registered raw table (append-only, idempotent)."""
+    with connect(path) as con:
+        con.execute(AUDIT_DDL)
+        for spec in LOAD_SPECS.values():
+            cols = {**spec.columns, **RAW_META_COLUMNS}
+            con.execute(f"create table if not exists raw.{spec.raw_table} ("
+                        + ", ".join(f'"{c}" {t}' for c, t in cols.items()) + ")")
+
+
+def start_run(path: Path, run_id: str, run_date: str, mode: str, replay_dir: str, sources: list[str]) -> None:
+    with connect(path) as con:
+        con.execute("insert into audit.runs (run_id, run_date, mode, replay_dir, sources, started_at, status) "
+                    "values (?, ?, ?, ?, ?, ?, 'running')", [run_id, run_date, mode, replay_dir, ",".join(sources), utcnow()])
+
+
+def record_steps(path: Path, run_id: str, steps: list[dict]) -> None:
+    with connect(path) as con:
+        for s in steps:
+            con.execute("insert into audit.run_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, s["step"], s.get("source"), s.get("partition"), s["status"], s["started_at"],
+                         s["seconds"], s.get("files"), s.get("rows"), s.get("message", "")])
+
+
+def finish_run(path: Path, run_id: str, status: str, message: str, rows_landed: int, rows_loaded: int,
+               published: bool, steps: dict) -> None:
+    with connect(path) as con:
+        con.execute("update audit.runs set ended_at = ?, status = ?, message = ?, rows_landed = ?, rows_loaded = ?, "
+                    "published = ?, steps = ? where run_id = ?",
+                    [utcnow(), status, message, rows_landed, rows_loaded, published, json.dumps(steps), run_id])
+
+
+def source_state(path: Path, source: str) -> dict[str, str]:
+    if not Path(path).exists():
+        return {}
+    with connect(path) as con:
+        try:
+            return dict(con.execute("select key, value from audit.source_state where source = ?", [source]).fetchall())
+        except duckdb.CatalogException:
+            return {}
