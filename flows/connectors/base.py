@@ -14,6 +14,9 @@ A connector knows its source's HTTP API and payload format, nothing about DuckDB
 
 ``state`` is a read-only snapshot of what earlier runs recorded for this source (watermarks,
 loaded periods); ``ExtractResult.state_updates`` are written after the partition loads.
+``backfill`` is ``(first_day, last_day)`` when the run is ``bilateral backfill --from --to``:
+history instead of tonight's incremental window. ``full_refresh`` asks for everything in the
+configured years, ignoring state.
 """
 from __future__ import annotations
 
@@ -61,9 +64,11 @@ class Connector(ABC):
     secret_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Config, source: SourceConfig, client: HttpClient, run_date: date,
-                 state: dict[str, str] | None = None, full_refresh: bool = False) -> None:
+                 state: dict[str, str] | None = None, full_refresh: bool = False,
+                 backfill: tuple[date, date] | None = None) -> None:
         self.config, self.source, self.client = config, source, client
         self.run_date, self.state, self.full_refresh = run_date, dict(state or {}), full_refresh
+        self.backfill = backfill
 
     @abstractmethod
     def partitions(self) -> list[Partition]:
