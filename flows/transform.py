@@ -61,9 +61,12 @@ def build(db_path: Path, run_id: str, args: list[str] | None = None, in_prefect:
     argv = [*argv, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     try:
         if in_prefect:
+            from dbt_common.events.base_types import EventLevel
             from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-            settings = PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+            # dbt's levels are debug/info/warn/error: pass one explicitly rather than Prefect's "WARNING"
+            settings = PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                                          log_level=EventLevel.WARN)
             runner = PrefectDbtRunner(settings=settings, raise_on_failure=False, include_compiled_code=False)
             result = runner.invoke(argv)
         else:

@@ -1,0 +1,271 @@
+"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve.
+
+Configuration is loaded and validated before anything else is imported or started, so a bad
+config exits non-zero at once (exit code 2) naming the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+_T_START = time.perf_counter()
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="config file (default: bilateral.toml; env BILATERAL_CONFIG)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set countries.focus=CAN,CHN,USA,MEX (repeatable)")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--sample", action="store_true",
+                      help="replay the bundled sample (generated data is marked is_sample in every mart)")
+    mode.add_argument("--replay", metavar="DIR", help="replay a directory of recorded responses (see README)")
+    p.add_argument("--sources", help="comma-separated subset of the enabled sources")
+    p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years")
+    _add_config_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bilateral", description=(
+        "Nightly ETL warehouse of bilateral trade, tariffs and relations: extract -> land -> load -> "
+        "dbt -> Great Expectations -> publish."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the nightly job once (live APIs unless --sample/--replay)",
+                         description="Run the nightly job: extract, land, load, dbt build, validate, publish. "
+                                     "Live APIs by default (the mode for scheduled runs).")
+    _add_run_args(run)
+
+    backfill = sub.add_parser("backfill", help="fill history for a date range",
+                              description="Like run, but each source fetches history between --from and --to.")
+    backfill.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    _add_run_args(backfill)
+
+    record = sub.add_parser("record", help="record live API responses into a replayable directory",
+                            description="Fetch tonight's requests live and write them in the recording layout "
+                                        "that `bilateral run --replay DIR` reads. Needs network.")
+    record.add_argument("--out", required=True, metavar="DIR", help="recording directory to write")
+    record.add_argument("--sources", help="comma-separated subset of the enabled sources")
+    record.add_argument("--date", type=date.fromisoformat, help="logical run date (default: today, UTC)")
+    _add_config_args(record)
+
+    status = sub.add_parser("status", help="last runs, outcome and freshness per source",
+                            description="Show the last runs, their outcome, and per-source freshness.")
+    status.add_argument("--limit", type=int, default=10, help="number of runs to show (default 10)")
+    status.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_config_args(status)
+
+    sql = sub.add_parser("sql", help="read-only SQL on the published marts",
+                         description="Run a read-only query on the published DuckDB file (schema marts, meta).")
+    sql.add_argument("query", help='e.g. "select * from marts.country_indicators_annual limit 5"')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("--working", action="store_true",
+                     help="query the working warehouse (raw, audit, staging...) instead; fails while a run writes")
+    _add_config_args(sql)
+
+    bench = sub.add_parser("benchmark", help="time and measure a sample run, split by step",
+                           description="Run the sample nightly in a scratch warehouse and print wall time and "
+                                       "peak memory per step (Prefect start-up, extract, load, dbt, GX, publish).")
+    bench.add_argument("--keep", action="store_true", help="keep the scratch warehouse")
+    _add_config_args(bench)
+
+    serve = sub.add_parser("serve", help="serve the nightly deployment on its cron schedule (needs a Prefect server)",
+                           description="Register and serve the nightly flow on schedule.cron. Prefect schedules only "
+                                       "with a running server (`prefect server start`, PREFECT_API_URL set); without "
+                                       "one, use OS cron with `bilateral run` (see README).")
+    _add_config_args(serve)
+    return parser
+
+
+def _load_config(args):
+    from flows.config import ConfigError, load_config
+
+    try:
+        return load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"bilateral: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _sources(args, config) -> list[str] | None:
+    if not getattr(args, "sources", None):
+        return None
+    chosen = [s.strip() for s in args.sources.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in config.sources]
+    if unknown:
+        print(f"bilateral: configuration error: --sources {args.sources}: unknown source(s) {unknown}; "
+              f"allowed: {', '.join(config.sources)}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return chosen
+
+
+def _print_summary(summary) -> None:
+    print(f"run {summary.run_id}  mode={summary.mode}  date={summary.run_date}  status={summary.status}")
+    for source, st in summary.source_status.items():
+        print(f"  source {source:<14} {st:<7} files={summary.files_landed.get(source, 0)} "
+              f"records={summary.rows_landed.get(source, 0)}")
+    if summary.rows_loaded:
+        print("  loaded: " + ", ".join(f"raw.{t}={n}" for t, n in summary.rows_loaded.items()))
+    if summary.dbt:
+        print(f"  dbt: {summary.dbt}")
+    for v in summary.validations:
+        print(f"  suite {v['suite']:<40} {'passed' if v['success'] else 'FAILED'} ({v['rows_checked']} rows)")
+    for note in summary.notes[:20]:
+        print(f"  note: {note}")
+    if summary.published:
+        print(f"  published {len(summary.tables)} marts: " + ", ".join(f"{t}({n})" for t, n in summary.tables.items()))
+    elif summary.publish_unchanged:
+        print("  published marts unchanged (same content checksum); nothing rewritten")
+    if summary.mode != "live":
+        print("  NOTE: offline run from recorded/sample responses; rows from generated sample data have is_sample = true")
+    print("  steps: " + ", ".join(f"{k}={v:.1f}s" for k, v in summary.durations.items()))
+    if summary.message:
+        print(f"  {summary.message}")
+
+
+def cmd_run(args, backfill=None) -> int:
+    config = _load_config(args)
+    sources = _sources(args, config)
+    mode = "sample" if args.sample else "replay" if args.replay else "live"
+    if args.replay and not Path(args.replay).is_dir():
+        print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
+        return EXIT_CONFIG
+    from flows.errors import BilateralError
+    from flows.nightly import RunFailed, nightly
+
+    try:
+        summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
+                          full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
+                          backfill=backfill)
+    except RunFailed as exc:
+        _print_summary(exc.summary)
+        print(f"bilateral: run failed: {exc.summary.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except BilateralError as exc:
+        print(f"bilateral: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _print_summary(summary)
+    return EXIT_OK if summary.status == "success" else EXIT_FAILED
+
+
+def cmd_backfill(args) -> int:
+    if args.date_from > args.date_to:
+        print(f"bilateral: --from {args.date_from} is after --to {args.date_to}", file=sys.stderr)
+        return EXIT_CONFIG
+    return cmd_run(args, backfill=(args.date_from, args.date_to))
+
+
+def cmd_record(args) -> int:
+    config = _load_config(args)
+    from flows.errors import SourceError
+    from flows.recorder import record
+
+    try:
+        counts = record(config, Path(args.out), _sources(args, config), args.date or datetime.now(timezone.utc).date())
+    except SourceError as exc:
+        print(f"bilateral: recording stopped: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for source, n in counts.items():
+        print(f"recorded {n} responses for {source} into {Path(args.out) / source}")
+    return EXIT_OK
+
+
+def _emit(columns: list[str], rows: list[tuple], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(columns, r)) for r in rows], default=str, indent=1))
+    elif fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        w.writerows(rows)
+    else:
+        cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+        print("  ".join("-" * w for w in widths))
+        for r in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+        print(f"({len(rows)} rows)")
+
+
+def cmd_sql(args) -> int:
+    config = _load_config(args)
+    import duckdb
+
+    path = config.duckdb_path if args.working else config.published_dir / "bilateral.duckdb"
+    if not path.exists():
+        print(f"bilateral: {path} does not exist yet; run `bilateral run` first", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            cur = con.execute(args.query)
+            columns = [d[0] for d in cur.description or []]
+            rows = cur.fetchall() if columns else []
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        print(f"bilateral: query failed on {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _emit(columns, rows, args.format)
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    config = _load_config(args)
+    from flows.status import status_tables
+
+    try:
+        tables = status_tables(config, args.limit)
+    except Exception as exc:  # noqa: BLE001 - e.g. the file is locked by a running night
+        print(f"bilateral: cannot read {config.duckdb_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.format == "json":
+        print(json.dumps({name: [dict(zip(cols, r)) for r in rows] for name, (cols, rows) in tables.items()},
+                         default=str, indent=1))
+        return EXIT_OK
+    for name, (cols, rows) in tables.items():
+        print(f"== {name}")
+        _emit(cols, rows, args.format)
+        print()
+    return EXIT_OK
+
+
+def cmd_benchmark(args) -> int:
+    config = _load_config(args)
+    from flows.benchmark import run_benchmark
+
+    return run_benchmark(config, args, _T_START, keep=args.keep)
+
+
+def cmd_serve(args) -> int:
+    config = _load_config(args)
+    from flows.nightly import nightly
+
+    nightly.serve(name="bilateral-nightly", cron=config.schedule_cron, limit=1,
+                  parameters={"mode": "live", "config_path": str(config.path)})
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    import flows  # noqa: F401 - runtime defaults (telemetry off, Prefect home) before anything else
+
+    args = build_parser().parse_args(argv)
+    handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
+               "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""``bilateral status``: the last runs, their outcome, and freshness per source."""
+from __future__ import annotations
+
+from flows.config import Config
+from flows.warehouse import connect
+
+
+def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str], list[tuple]]]:
+    if not config.duckdb_path.exists():
+        return {"runs": (["message"], [("no runs yet: run `bilateral run`",)])}
+    out = {}
+    with connect(config.duckdb_path, read_only=True) as con:
+        def q(name: str, sql: str, params=()) -> None:
+            cur = con.execute(sql, list(params))
+            out[name] = ([d[0] for d in cur.description], cur.fetchall())
+
+        q("runs", "select run_id, mode, run_date, status, published, rows_landed, rows_loaded, "
+                  "round(epoch(ended_at - started_at), 1) as seconds, left(coalesce(message, ''), 160) as message "
+                  "from audit.runs order by started_at desc limit ?", [limit])
+        q("sources", """
+            with files as (
+                select source, max(fetched_at) filter (where status = 'landed') as last_landed,
+                       count(*) filter (where run_id = (select run_id from audit.runs order by started_at desc limit 1))
+                           as files_last_run
+                from audit.landed_files group by source),
+            loads as (
+                select l.source, max(f.loaded_at) as last_loaded, sum(f.rows) as rows_loaded_total
+                from audit.loaded_files f join audit.landed_files l on l.path = f.path group by l.source),
+            last_step as (
+                select source, status, message from audit.run_steps
+                where step = 'extract' and source is not null
+                qualify row_number() over (partition by source order by started_at desc) = 1)
+            select files.source, files.last_landed, loads.last_loaded,
+                   round(epoch(now() - loads.last_loaded) / 3600, 1) as hours_since_load,
+                   loads.rows_loaded_total, files.files_last_run
+            from files left join loads using (source) order by files.source""")
+    return out

@@ -1,0 +1,155 @@
+"""Validate a run with Great Expectations before anything is published.
+
+Suites live as files in ``expectations/suites/<suite>.json`` (GX 1.x suite JSON). Each names the
+data it checks in ``meta.bilateral.query``: a SQL query over the working warehouse, where
+``{run_id}`` is this run's id (raw-batch suites check only the rows this run loaded).
+
+GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
+evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
+engine evaluates it. One checkpoint per suite runs each night; results go to GX's result store
+and Data Docs under ``<warehouse>/gx/`` (untracked) and one row per suite into ``audit.validations``.
+A result whose expectations raised exceptions counts as failed, never as passed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.errors import ValidationFailed
+from flows.paths import EXPECTATIONS_DIR
+from flows.warehouse import connect, utcnow
+
+SUITES_DIR = EXPECTATIONS_DIR / "suites"
+SAMPLE_SIZE = 5
+
+
+@dataclass
+class SuiteSpec:
+    name: str
+    query: str
+    expectations: list[dict]
+    path: Path
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    success: bool
+    evaluated: int
+    failed: int
+    rows_checked: int
+    failures: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    success: bool
+    suites: list[SuiteResult]
+    data_docs: str = ""
+
+    def failure_message(self) -> str:
+        lines = []
+        for s in self.suites:
+            for f in s.failures:
+                col = f" column '{f['column']}'" if f.get("column") else ""
+                sample = f" bad values (sample): {f['sample']}" if f.get("sample") not in (None, []) else ""
+                extra = f" {f['detail']}" if f.get("detail") else ""
+                lines.append(f"suite '{s.suite}': {f['expectation']}{col} failed;{sample}{extra}")
+        return "validation failed, nothing published:\n  " + "\n  ".join(lines)
+
+
+def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
+    specs = []
+    for path in sorted(Path(directory).glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        binding = (doc.get("meta") or {}).get("bilateral") or {}
+        if "query" not in binding:
+            raise ValueError(f"{path}: meta.bilateral.query is missing (which data does this suite check?)")
+        specs.append(SuiteSpec(doc.get("name") or path.stem, binding["query"], doc.get("expectations", []), path))
+    return specs
+
+
+def _failures(validation_result) -> list[dict]:
+    out = []
+    for r in validation_result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        kwargs = dict(cfg.kwargs)
+        result = r.result or {}
+        exc = r.exception_info or {}
+        raised = exc.get("raised_exception") if isinstance(exc, dict) else False
+        detail = ""
+        if raised:
+            detail = f"(expectation raised: {str(exc.get('exception_message'))[:300]})"
+        elif "observed_value" in result:
+            detail = f"(observed {result['observed_value']!r})"
+        if result.get("unexpected_count") is not None:
+            detail = f"({result['unexpected_count']} of {result.get('element_count')} rows) {detail}".strip()
+        sample = result.get("partial_unexpected_list") or []
+        out.append({"expectation": cfg.type, "column": kwargs.get("column") or kwargs.get("column_list")
+                    or (f"{kwargs.get('column_A')}/{kwargs.get('column_B')}" if "column_A" in kwargs else None),
+                    "sample": [str(v) for v in sample[:SAMPLE_SIZE]], "detail": detail})
+    return out
+
+
+def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None) -> ValidationReport:
+    """Run every suite against the working warehouse; record results. Does not raise on failure."""
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    suites = load_suites() if suites is None else suites
+    gx_root = Path(gx_root)
+    gx_root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    ctx.variables.save()
+    datasource = ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
+    results: list[SuiteResult] = []
+    with connect(db_path, read_only=True) as con:
+        frames = {s.name: con.execute(s.query.replace("{run_id}", run_id.replace("'", "''"))).df() for s in suites}
+    for spec in suites:
+        df = frames[spec.name]
+        try:
+            asset = datasource.get_asset(spec.name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(spec.name)
+        try:
+            batch_def = asset.get_batch_definition("whole")
+        except (KeyError, LookupError, ValueError):
+            batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
+        vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
+        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
+        cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
+        vr = next(iter(cp_result.run_results.values()))
+        failures = _failures(vr)
+        stats = vr.statistics or {}
+        results.append(SuiteResult(spec.name, bool(vr.success) and not failures,
+                                   int(stats.get("evaluated_expectations", len(spec.expectations))),
+                                   len(failures), len(df), failures))
+    ctx.build_data_docs()
+    docs = ""
+    try:
+        docs = ctx.get_docs_sites_urls()[0]["site_url"] or ""
+    except (IndexError, KeyError):
+        pass
+    report = ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs)
+    with connect(db_path) as con:
+        for r in results:
+            con.execute("insert into audit.validations values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, r.suite, next(s.query for s in suites if s.name == r.suite), r.success, r.evaluated,
+                         r.failed, r.rows_checked, json.dumps(r.failures), utcnow()])
+    return report
+
+
+def require_success(report: ValidationReport) -> None:
+    if not report.success:
+        raise ValidationFailed(report.failure_message())
