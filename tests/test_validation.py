@@ -1,0 +1,75 @@
+"""Great Expectations evaluates for real: broken data fails the exact expectation, for the right reason."""
+import json
+
+import duckdb
+import pytest
+
+from flows import warehouse
+from flows.errors import ValidationFailed
+from flows.validation import SuiteSpec, load_suites, require_success, validate
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    warehouse.ensure_schemas(path)
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select * from (values ('CAN', 2020, 1.5::double), ('CHN', 2021, 3.0::double)) v(iso3, year, rate)")
+    con.close()
+    return path
+
+
+SUITE = [
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "rate", "min_value": 0, "max_value": 100}},
+    {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "iso3", "regex": "^[A-Z]{3}$"}},
+    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["iso3", "year"]}},
+]
+
+
+def test_good_data_passes_and_is_recorded(db, tmp_path):
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("t_suite", "select * from marts.t", SUITE, tmp_path)])
+    assert report.success and report.suites[0].evaluated == 3 and report.suites[0].rows_checked == 2
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select suite, success, evaluated from audit.validations").fetchall() == [("t_suite", True, 3)]
+    con.close()
+    assert (tmp_path / "gx").rglob("index.html"), "Data Docs are built"
+
+
+def test_broken_data_fails_the_exact_expectation_with_bad_values(db, tmp_path):
+    con = duckdb.connect(str(db))
+    con.execute("insert into marts.t values ('Canada', 2022, 250.0), ('CAN', 2020, 1.5)")
+    con.close()
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("t_suite", "select * from marts.t", SUITE, tmp_path)])
+    assert not report.success
+    failures = {f["expectation"]: f for f in report.suites[0].failures}
+    assert set(failures) == {"expect_column_values_to_be_between", "expect_column_values_to_match_regex",
+                             "expect_compound_columns_to_be_unique"}
+    assert failures["expect_column_values_to_be_between"]["sample"] == ["250.0"]
+    assert failures["expect_column_values_to_match_regex"]["sample"] == ["Canada"]
+    assert "raised" not in failures["expect_column_values_to_be_between"]["detail"], "evaluated, not errored"
+    with pytest.raises(ValidationFailed) as err:
+        require_success(report)
+    assert "suite 't_suite'" in str(err.value) and "column 'rate'" in str(err.value) and "250.0" in str(err.value)
+
+
+def test_an_expectation_that_errors_counts_as_failure(db, tmp_path):
+    suite = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}}]
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("s", "select * from marts.t", suite, tmp_path)])
+    assert not report.success and report.suites[0].failed == 1
+
+
+def test_run_id_scopes_raw_batch_suites(db, tmp_path):
+    con = duckdb.connect(str(db))
+    con.execute("insert into raw.worldbank_indicator (record_no, countryiso3code, _run_id) values (1, 'bad', 'old'), (1, 'CAN', 'new')")
+    con.close()
+    suite = [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "countryiso3code", "regex": "^[A-Z]{3}$"}}]
+    spec = SuiteSpec("raw", "select * from raw.worldbank_indicator where _run_id = '{run_id}'", suite, tmp_path)
+    assert validate(db, "new", tmp_path / "gx", [spec]).success
+    assert not validate(db, "old", tmp_path / "gx", [spec]).success
+
+
+def test_every_suite_file_declares_its_data():
+    suites = load_suites()
+    assert {"raw_worldbank_indicator", "mart_country_indicators_annual"} <= {s.name for s in suites}
+    assert all(s.query.strip().lower().startswith("select") and s.expectations for s in suites)
