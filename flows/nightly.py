@@ -247,13 +247,18 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             summary.source_status[src] = "failed"
             summary.source_errors.setdefault(src, []).append(err)
         step("load", t0, "failed" if report.errors else "ok", rows=report.rows_loaded, files=report.files_loaded)
+        failed_sources = [s for s, st in summary.source_status.items() if st == "failed"]
+        source_problem = ""
+        if failed_sources:
+            details = "; ".join(e for s in failed_sources for e in summary.source_errors.get(s, [])[:3])
+            source_problem = f"source(s) {failed_sources} failed: {details}"
 
         t0 = time.perf_counter()
         dbt_report = transform.build(db, run_id)
         summary.dbt = dbt_report.counts()
         step("dbt", t0, "ok" if dbt_report.success else "failed", rows=len(dbt_report.nodes), message=dbt_report.message)
         if not dbt_report.success:
-            return _finish(summary, steps, "failed", f"dbt build failed: {dbt_report.message}", db)
+            return _finish(summary, steps, "failed", _join(source_problem, f"dbt build failed: {dbt_report.message}"), db)
 
         t0 = time.perf_counter()
         vreport = validate_task(db, run_id, config.warehouse_dir / "gx")
@@ -261,14 +266,11 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
         summary.data_docs = vreport.data_docs
         step("validate", t0, "ok" if vreport.success else "failed")
         if not vreport.success:
-            return _finish(summary, steps, "failed", vreport.failure_message(), db)
+            return _finish(summary, steps, "failed", _join(source_problem, vreport.failure_message()), db)
 
-        failed_sources = [s for s, st in summary.source_status.items() if st == "failed"]
         if failed_sources and not config.publish_on_source_failure:
-            details = "; ".join(e for s in failed_sources for e in summary.source_errors.get(s, [])[:3])
-            return _finish(summary, steps, "failed",
-                           f"source(s) {failed_sources} failed, nothing published "
-                           f"(set warehouse.publish_on_source_failure = true to publish the rest): {details}", db)
+            return _finish(summary, steps, "failed", f"{source_problem}; nothing published "
+                           "(set warehouse.publish_on_source_failure = true to publish the rest)", db)
 
         t0 = time.perf_counter()
         preport = publish_task(db, config.published_dir, run_id)
@@ -284,6 +286,10 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
         raise
     finally:
         summary.durations["flow_total"] = round(time.perf_counter() - clock, 3)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def _finish(summary: RunSummary, steps: list[dict], status: str, message: str, db: Path,

@@ -3,10 +3,12 @@ add its load specs to flows/loaders and its sample generator to flows/samplegen.
 from __future__ import annotations
 
 from flows.connectors.base import Connector, ExtractResult, Partition
+from flows.connectors.comtrade import ComtradeConnector
 from flows.connectors.worldbank import WorldBankConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     WorldBankConnector.name: WorldBankConnector,
+    ComtradeConnector.name: ComtradeConnector,
 }
 
 __all__ = ["CONNECTORS", "Connector", "ExtractResult", "Partition"]

@@ -1,7 +1,7 @@
 """Load specs of every source, by landed-file kind."""
-from flows.loaders import worldbank
+from flows.loaders import comtrade, worldbank
 from flows.loaders.base import LoadSpec
 
-LOAD_SPECS: dict[str, LoadSpec] = {spec.kind: spec for spec in [*worldbank.LOAD_SPECS]}
+LOAD_SPECS: dict[str, LoadSpec] = {spec.kind: spec for spec in [*comtrade.LOAD_SPECS, *worldbank.LOAD_SPECS]}
 
 __all__ = ["LOAD_SPECS", "LoadSpec"]

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Callable
 
 from flows.config import Config
-from flows.samplegen import worldbank
+from flows.samplegen import comtrade, worldbank
 
 GENERATOR_VERSION = "1"
 
 #: source name -> generate(config, recording_dir)
 GENERATORS: dict[str, Callable[[Config, Path], None]] = {
     "worldbank": worldbank.generate,
+    "comtrade": comtrade.generate,
 }
 
 
