@@ -1,0 +1,124 @@
+"""UN Comtrade ``get``/``preview`` answers ``{elapsedTime, count, data: [records], error}`` ->
+raw.comtrade_record, one row per record with the API's 47 fields under their API names.
+
+Checks refuse a file (naming the field and the records) when the envelope changed shape, a
+required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a value
+is out of its domain (refMonth, period vs freqCode, flowCode, negative values) or a reporter /
+partner code is not in Comtrade's reference lists (flows/reference/comtrade/).
+"""
+from __future__ import annotations
+
+from flows.loaders.base import LoadSpec
+from flows.paths import REFERENCE_DIR
+
+#: API field -> DuckDB type, in API order (source-formats.md 1.5)
+FIELDS: dict[str, str] = {
+    "typeCode": "VARCHAR", "freqCode": "VARCHAR", "refPeriodId": "INTEGER", "refYear": "INTEGER",
+    "refMonth": "INTEGER", "period": "VARCHAR", "reporterCode": "INTEGER", "reporterISO": "VARCHAR",
+    "reporterDesc": "VARCHAR", "flowCode": "VARCHAR", "flowDesc": "VARCHAR", "partnerCode": "INTEGER",
+    "partnerISO": "VARCHAR", "partnerDesc": "VARCHAR", "partner2Code": "INTEGER", "partner2ISO": "VARCHAR",
+    "partner2Desc": "VARCHAR", "classificationCode": "VARCHAR", "classificationSearchCode": "VARCHAR",
+    "isOriginalClassification": "BOOLEAN", "cmdCode": "VARCHAR", "cmdDesc": "VARCHAR", "aggrLevel": "INTEGER",
+    "isLeaf": "BOOLEAN", "customsCode": "VARCHAR", "customsDesc": "VARCHAR", "mosCode": "VARCHAR",
+    "motCode": "INTEGER", "motDesc": "VARCHAR", "qtyUnitCode": "INTEGER", "qtyUnitAbbr": "VARCHAR",
+    "qty": "DOUBLE", "isQtyEstimated": "BOOLEAN", "altQtyUnitCode": "INTEGER", "altQtyUnitAbbr": "VARCHAR",
+    "altQty": "DOUBLE", "isAltQtyEstimated": "BOOLEAN", "netWgt": "DOUBLE", "isNetWgtEstimated": "BOOLEAN",
+    "grossWgt": "DOUBLE", "isGrossWgtEstimated": "BOOLEAN", "cifvalue": "DOUBLE", "fobvalue": "DOUBLE",
+    "primaryValue": "DOUBLE", "legacyEstimationFlag": "INTEGER", "isReported": "BOOLEAN", "isAggregate": "BOOLEAN",
+}
+_INT = ("UBIGINT", "BIGINT")
+_NUM = ("UBIGINT", "BIGINT", "DOUBLE")
+#: fields every record must carry, with the JSON types allowed
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "typeCode": ("VARCHAR",), "freqCode": ("VARCHAR",), "refYear": _INT, "refMonth": _INT, "period": ("VARCHAR",),
+    "reporterCode": _INT, "flowCode": ("VARCHAR",), "partnerCode": _INT, "partner2Code": _INT,
+    "classificationCode": ("VARCHAR",), "cmdCode": ("VARCHAR",), "customsCode": ("VARCHAR",), "motCode": _INT,
+    "primaryValue": _NUM,
+}
+#: optional numeric fields: a number or null
+NUMERIC_OR_NULL = ("cifvalue", "fobvalue", "qty", "altQty", "netWgt", "grossWgt")
+FLOW_CODES = ("M", "X", "RM", "RX", "DX", "FM", "MIP", "MOP", "XIP", "XOP")
+
+_ROWS = """
+    with doc as (select content::json as j from read_text({file})),
+    records as (select unnest(from_json(j -> '$.data', '["json"]')) as r,
+                       generate_subscripts(from_json(j -> '$.data', '["json"]'), 1) as n from doc)
+"""
+_STRUCT = "{" + ", ".join(f'"{k}": "{v}"' for k, v in FIELDS.items()) + "}"
+
+
+def _known_codes() -> list[int]:
+    """Comtrade reporter and partner codes of the reference lists (read once, inlined in the check)."""
+    import csv
+    import json
+
+    codes = {int(r["id"]) for r in csv.DictReader((REFERENCE_DIR / "comtrade" / "partners.csv").open(encoding="utf-8"))}
+    doc = json.loads((REFERENCE_DIR / "comtrade" / "Reporters.json").read_text(encoding="utf-8-sig"))
+    codes |= {int(r["reporterCode"]) for r in doc["results"]}
+    return sorted(codes)
+
+
+_KNOWN = ", ".join(map(str, _known_codes()))
+_CHECKED = {**REQUIRED, **{f: _NUM for f in NUMERIC_OR_NULL}}
+_JSON_STRUCT = "{" + ", ".join(f'"{k}": "JSON"' for k in _CHECKED) + "}"
+
+
+def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
+    ok = ", ".join(f"'{t}'" for t in allowed)
+    want = {"VARCHAR": "a string"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
+    missing = f"not list_contains(keys, '{field}')"
+    bad = f"json_type(j.{field}) not in ({ok})" if nullable else f"coalesce(json_type(j.{field}), 'NULL') not in ({ok})"
+    return (f"case when {missing} then 'field {field}: missing' when {bad} then "
+            f"'field {field}: expected {want}{' or null' if nullable else ''}, got ' || coalesce(json_type(j.{field}), 'NULL') "
+            f"|| ' ' || coalesce(left(j.{field}::varchar, 40), '') end")
+
+
+_TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
+              [_type_problem(f, _NUM, True) for f in NUMERIC_OR_NULL]
+_FLOWS = ", ".join(f"'{f}'" for f in FLOW_CODES)
+_DOMAIN_EXPRS = [
+    "case when v.freqCode not in ('A', 'M') then 'field freqCode: ' || v.freqCode || ' is not A or M' end",
+    "case when not (v.refMonth between 1 and 12 or v.refMonth = 52) then 'field refMonth: ' || v.refMonth || ' is not 1..12 or 52' end",
+    "case when v.freqCode = 'A' and (v.refMonth <> 52 or v.period <> v.refYear::varchar) then 'field period: ' || v.period "
+    "|| ' does not match annual refYear ' || v.refYear || ' / refMonth 52' end",
+    "case when v.freqCode = 'M' and v.period is distinct from (v.refYear::varchar || lpad(v.refMonth::varchar, 2, '0')) "
+    "then 'field period: ' || v.period || ' does not match monthly refYear/refMonth ' || v.refYear || '/' || v.refMonth end",
+    f"case when v.flowCode not in ({_FLOWS}) then 'field flowCode: unknown flow ' || v.flowCode end",
+    "case when v.primaryValue < 0 then 'field primaryValue: negative ' || v.primaryValue end",
+    f"case when v.reporterCode not in ({_KNOWN}) then 'field reporterCode: unknown Comtrade code ' || v.reporterCode end",
+    f"case when v.partnerCode not in ({_KNOWN}) then 'field partnerCode: unknown Comtrade code ' || v.partnerCode end",
+    f"case when v.partner2Code not in ({_KNOWN}) then 'field partner2Code: unknown Comtrade code ' || v.partner2Code end",
+]
+
+COMTRADE_RECORD = LoadSpec(
+    kind="comtrade_record",
+    raw_table="comtrade_record",
+    columns={"record_no": "INTEGER", **FIELDS},
+    select_sql=_ROWS + f"""
+    , typed as (select n, from_json(r, '{_STRUCT}') as s from records)
+    select n as record_no, s.* from typed
+    """,
+    checks=(
+        # changed schema: the envelope
+        """
+        with doc as (select try_cast(content as json) as j from read_text({file}))
+        select 0, 'changed schema: expected an object with a "data" array, got '
+                  || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
+        from doc where json_type(j -> '$.data') is distinct from 'ARRAY'
+        """,
+        # per record, one parse: missing fields, wrong JSON types (non-numeric values), values out of
+        # their domain, codes not in the reference lists
+        _ROWS + f"""
+        , parsed as (select n, json_keys(r) as keys, from_json(r, '{_JSON_STRUCT}') as j, from_json(r, '{_STRUCT}') as v
+                     from records),
+        problems as (
+            select n, concat_ws('; ', {', '.join(_TYPE_EXPRS)}) as type_problems,
+                   concat_ws('; ', {', '.join(_DOMAIN_EXPRS)}) as domain_problems
+            from parsed)
+        select n, case when type_problems <> '' then type_problems else domain_problems end
+        from problems where type_problems <> '' or domain_problems <> '' order by n
+        """,
+    ),
+)
+
+LOAD_SPECS = [COMTRADE_RECORD]
