@@ -53,6 +53,7 @@ class RunSummary:
     durations: dict[str, float] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
     data_docs: str = ""
+    step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
 
 
 class RunFailed(BilateralError):
@@ -177,6 +178,7 @@ def nightly(mode: str = "live", replay_dir: str | None = None, sources: list[str
 
 def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] | None, run_date: date,
          full_refresh: bool, backfill: tuple[date, date] | None) -> RunSummary:
+    prepared = time.perf_counter()
     if mode == "sample":
         from flows.samplegen import ensure_sample
 
@@ -193,10 +195,14 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
 
     def step(name: str, started: float, status: str, **kw) -> None:
         secs = time.perf_counter() - started
+        wall_end = time.time()
         summary.durations[name] = round(summary.durations.get(name, 0.0) + secs, 3)
+        summary.step_windows.append((name, wall_end - secs, wall_end))
         steps.append({"step": name, "status": status, "seconds": secs,
-                      "started_at": datetime.now(timezone.utc), **kw})
+                      "started_at": datetime.fromtimestamp(wall_end - secs, timezone.utc), **kw})
 
+    if mode == "sample":
+        step("sample", prepared, "ok")
     warehouse.ensure_schemas(db)
     warehouse.start_run(db, run_id, run_date.isoformat(), mode, replay_dir or "", selected)
     try:
