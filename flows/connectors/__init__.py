@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flows.connectors.base import Connector, ExtractResult, Partition
 from flows.connectors.comtrade import ComtradeConnector
+from flows.connectors.wits import WitsConnector
 from flows.connectors.worldbank import WorldBankConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     WorldBankConnector.name: WorldBankConnector,
+    WitsConnector.name: WitsConnector,
     ComtradeConnector.name: ComtradeConnector,
 }
 

@@ -15,12 +15,14 @@ from typing import Callable
 
 from flows.config import Config
 from flows.samplegen import comtrade, worldbank
+from flows.samplegen import wits
 
 GENERATOR_VERSION = "1"
 
 #: source name -> generate(config, recording_dir)
 GENERATORS: dict[str, Callable[[Config, Path], None]] = {
     "worldbank": worldbank.generate,
+    "wits": wits.generate,
     "comtrade": comtrade.generate,
 }
 
