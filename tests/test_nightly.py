@@ -8,6 +8,8 @@ import pytest
 from flows.nightly import RunFailed, nightly
 from flows.publish import content_checksum
 
+pytestmark = pytest.mark.slow
+
 
 def test_sample_run_publishes_validated_marts_marked_as_sample(sample_run):
     s = sample_run.summary
