@@ -100,9 +100,10 @@ def test_unreachable_source_fails_the_run_without_publishing(prefect_harness, wr
     cfg = write_config({"sources.worldbank.base_url": "http://127.0.0.1:9/v2", "sources.worldbank.max_retries": 0,
                         "sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS"], "sources.worldbank.timeout_seconds": 1.0})
     with pytest.raises(RunFailed) as err:
-        nightly(mode="live", config_path=str(cfg), run_date=date(2026, 11, 28))
+        nightly(mode="live", sources=["worldbank"], config_path=str(cfg), run_date=date(2026, 11, 28))
     s = err.value.summary
-    assert s.source_status["worldbank"] == "failed" and "127.0.0.1:9" in s.message and not s.published
+    assert s.source_status == {"worldbank": "failed"}, "only the selected source ran: tests never reach the internet"
+    assert s.message.startswith("source(s) ['worldbank'] failed") and "127.0.0.1:9" in s.message and not s.published
     assert not (tmp_path / "warehouse" / "published" / "bilateral.duckdb").exists()
     con = duckdb.connect(str(tmp_path / "warehouse" / "bilateral.duckdb"), read_only=True)
     assert con.execute("select status from audit.runs").fetchone()[0] == "failed"
