@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,16 +36,27 @@ class LandedFile:
     problem: str = ""
 
 
+_SEQ_LOCK = threading.Lock()
+_SEQ: dict[Path, int] = {}  # landing dir -> last sequence number used (tasks of one run share a dir)
+
+
 class Lander:
     def __init__(self, landing_dir: Path, source: str, run_date: str, run_id: str) -> None:
         self.source, self.run_id = source, run_id
         self.dir = Path(landing_dir) / source / run_date / run_id
         self.files: list[LandedFile] = []
 
+    def _next_path(self, slug: str, ext: str) -> Path:
+        """A fresh file name: several tasks (source x period, retries) land into one run's folder."""
+        with _SEQ_LOCK:
+            n = _SEQ.get(self.dir, 0) + 1
+            _SEQ[self.dir] = n
+        return self.dir / f"{n:06d}_{slug}.{ext}"
+
     def land(self, resp: HttpResponse, kind: str) -> LandedFile:
         self.dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind or "response")[:60]
-        path = self.dir / f"{len(self.files) + 1:06d}_{slug}.{extension_for(resp.content_type, resp.key)}"
+        path = self._next_path(slug, extension_for(resp.content_type, resp.key))
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(resp.body)
         os.chmod(tmp, 0o444)

@@ -108,3 +108,18 @@ def test_unreachable_source_fails_the_run_without_publishing(prefect_harness, wr
     con = duckdb.connect(str(tmp_path / "warehouse" / "bilateral.duckdb"), read_only=True)
     assert con.execute("select status from audit.runs").fetchone()[0] == "failed"
     con.close()
+
+
+def test_each_dbt_node_and_step_shows_up_in_prefect(sample_run):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+        nightly_runs = [r for r in runs if r.state and r.state.is_completed()]
+        assert nightly_runs
+        names = {t.name for t in client.read_task_runs()}
+        artifacts = client.read_artifacts()
+    assert any(n.startswith("extract-worldbank-") for n in names)
+    assert {"load", "validate", "publish"} <= {n.rsplit("-", 1)[0] for n in names} | names
+    assert any("country_indicators_annual" in n for n in names), "each dbt model is a task run"
+    assert any(a.key == "nightly-summary" and sample_run.summary.run_id in (a.data or "") for a in artifacts)

@@ -1,0 +1,50 @@
+"""The command line an analyst uses: sql on the published file, status, help."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_sql_reads_published_marts_in_three_formats(sample_run):
+    query = "select country_iso3, count(*) as n from marts.country_indicators_annual group by 1 order by 1"
+    expected = sample_run.query(query)
+    out = cli("sql", query, "--format", "json", "--config", str(sample_run.config_path))
+    assert out.returncode == 0, out.stderr
+    assert [(r["country_iso3"], r["n"]) for r in json.loads(out.stdout)] == expected
+    csv_out = cli("sql", query, "--format", "csv", "--config", str(sample_run.config_path)).stdout.splitlines()
+    assert csv_out[0] == "country_iso3,n" and csv_out[1] == f"{expected[0][0]},{expected[0][1]}"
+    table = cli("sql", query, "--config", str(sample_run.config_path)).stdout
+    assert f"({len(expected)} rows)" in table
+
+
+def test_sql_is_read_only_and_errors_are_clear(sample_run):
+    before = sample_run.published_path.read_bytes()
+    out = cli("sql", "create table marts.x as select 1", "--config", str(sample_run.config_path))
+    assert out.returncode == 1 and "read-only" in out.stderr.lower()
+    out = cli("sql", "select * from marts.no_such_table", "--config", str(sample_run.config_path))
+    assert out.returncode == 1 and "no_such_table" in out.stderr
+    assert sample_run.published_path.read_bytes() == before
+
+
+def test_status_shows_runs_and_source_freshness(sample_run):
+    out = cli("status", "--format", "json", "--config", str(sample_run.config_path))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["runs"][0]["run_id"] == sample_run.summary.run_id or any(
+        r["run_id"] == sample_run.summary.run_id for r in doc["runs"])
+    sources = {r["source"]: r for r in doc["sources"]}
+    assert "worldbank" in sources and sources["worldbank"]["rows_loaded_total"] > 0
+    assert sources["worldbank"]["hours_since_load"] is not None
+
+
+@pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve"])
+def test_every_command_documents_itself(command):
+    out = cli(command, "--help")
+    assert out.returncode == 0 and "usage: bilateral " + command in out.stdout
