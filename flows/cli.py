@@ -133,6 +133,18 @@ def _print_summary(summary) -> None:
         print(f"  {summary.message}")
 
 
+class _QuietRunFailure:
+    """Logging filter: a failed run is reported by the CLI's summary, not by Prefect's traceback."""
+
+    def filter(self, record) -> bool:
+        from flows.errors import BilateralError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BilateralError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def cmd_run(args, backfill=None) -> int:
     config = _load_config(args)
     sources = _sources(args, config)
@@ -140,9 +152,13 @@ def cmd_run(args, backfill=None) -> int:
     if args.replay and not Path(args.replay).is_dir():
         print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
         return EXIT_CONFIG
+    import logging
+
     from flows.errors import BilateralError
     from flows.nightly import RunFailed, nightly
 
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine"):
+        logging.getLogger(name).addFilter(_QuietRunFailure())
     try:
         summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
                           full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
