@@ -13,6 +13,7 @@ from typing import Iterator
 
 import duckdb
 
+from flows.errors import BilateralError
 from flows.loaders import LOAD_SPECS
 
 AUDIT_DDL = """
@@ -51,7 +52,15 @@ def utcnow() -> datetime:
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise BilateralError(
+            f"the working warehouse {path} is locked by another process ({str(exc).splitlines()[0]}); "
+            "close that connection and run again. Analysts and BI tools should open the published file "
+            "(warehouse/published/bilateral.duckdb), which the nightly never locks") from None
     try:
         yield con
     finally:
