@@ -243,6 +243,11 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
                 summary.source_status[r.source] = "failed"
                 summary.source_errors.setdefault(r.source, []).append(r.error)
         step("extract", t0, "ok", rows=sum(summary.rows_landed.values()))
+        for source, st in summary.source_status.items():  # per-source outcome, for `bilateral status`
+            steps.append({"step": "extract", "source": source, "status": st, "seconds": None,
+                          "started_at": datetime.now(timezone.utc), "files": summary.files_landed.get(source, 0),
+                          "rows": summary.rows_landed.get(source, 0),
+                          "message": " | ".join(summary.source_errors.get(source, []))[:2000]})
         _COMPLETED.pop(run_id, None)
 
         t0 = time.perf_counter()

@@ -1,4 +1,6 @@
-"""``bilateral status``: the last runs, their outcome, and freshness per source."""
+"""``bilateral status``: the last runs, their outcome, and freshness per source.
+
+Freshness follows the dbt sources' thresholds: late after 2 days without a load, stale after 8."""
 from __future__ import annotations
 
 from flows.config import Config
@@ -30,8 +32,14 @@ def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str],
                 select source, status, message from audit.run_steps
                 where step = 'extract' and source is not null
                 qualify row_number() over (partition by source order by started_at desc) = 1)
-            select files.source, files.last_landed, loads.last_loaded,
+            select files.source, last_step.status as last_run_status, loads.last_loaded,
                    round(epoch(now() - loads.last_loaded) / 3600, 1) as hours_since_load,
-                   loads.rows_loaded_total, files.files_last_run
-            from files left join loads using (source) order by files.source""")
+                   case when loads.last_loaded is null then 'never loaded'
+                        when now() - loads.last_loaded > interval 8 day then 'stale (error)'
+                        when now() - loads.last_loaded > interval 2 day then 'late (warn)'
+                        else 'fresh' end as freshness,
+                   loads.rows_loaded_total, files.files_last_run,
+                   left(coalesce(last_step.message, ''), 160) as last_error
+            from files left join loads using (source) left join last_step using (source)
+            order by files.source""")
     return out

@@ -41,7 +41,8 @@ def test_status_shows_runs_and_source_freshness(sample_run):
         r["run_id"] == sample_run.summary.run_id for r in doc["runs"])
     sources = {r["source"]: r for r in doc["sources"]}
     assert "worldbank" in sources and sources["worldbank"]["rows_loaded_total"] > 0
-    assert sources["worldbank"]["hours_since_load"] is not None
+    assert sources["worldbank"]["hours_since_load"] is not None and sources["worldbank"]["freshness"] == "fresh"
+    assert sources["worldbank"]["last_run_status"] == "ok"
 
 
 @pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve"])
