@@ -12,8 +12,9 @@ import json
 import os
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Iterable
 
 from flows.http import HttpResponse
 from flows.recording import extension_for
@@ -34,6 +35,8 @@ class LandedFile:
     synthetic: bool
     status: str = "landed"  # landed | rejected
     problem: str = ""
+    #: values the load spec's SQL may use as {name} placeholders (e.g. the configured countries)
+    load_params: dict[str, Any] = field(default_factory=dict)
 
 
 _SEQ_LOCK = threading.Lock()
@@ -53,7 +56,7 @@ class Lander:
             _SEQ[self.dir] = n
         return self.dir / f"{n:06d}_{slug}.{ext}"
 
-    def land(self, resp: HttpResponse, kind: str) -> LandedFile:
+    def land(self, resp: HttpResponse, kind: str, load_params: dict[str, Any] | None = None) -> LandedFile:
         self.dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind or "response")[:60]
         path = self._next_path(slug, extension_for(resp.content_type, resp.key))
@@ -64,7 +67,36 @@ class Lander:
         landed = LandedFile(run_id=self.run_id, source=self.source, kind=kind, path=str(path),
                             request_url=resp.redacted_url, http_status=resp.status, bytes=len(resp.body),
                             sha256=hashlib.sha256(resp.body).hexdigest(), fetched_at=resp.fetched_at,
-                            origin=resp.origin, synthetic=resp.synthetic)
+                            origin=resp.origin, synthetic=resp.synthetic, load_params=dict(load_params or {}))
+        self.files.append(landed)
+        self._append_manifest(landed)
+        return landed
+
+    def land_derived(self, parent: LandedFile, kind: str, ext: str, chunks: Iterable[bytes],
+                     load_params: dict[str, Any] | None = None) -> LandedFile:
+        """Land a file derived from a landed response (e.g. the CSV inside a landed zip), streamed
+        chunk by chunk; it inherits the parent's URL, status, origin and synthetic flag. If ``chunks``
+        raises, nothing is landed and the exception propagates."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind or "derived")[:60]
+        path = self._next_path(slug, ext)
+        tmp = path.with_name(path.name + ".part")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with tmp.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, path)
+        landed = LandedFile(run_id=self.run_id, source=self.source, kind=kind, path=str(path),
+                            request_url=parent.request_url, http_status=parent.http_status, bytes=size,
+                            sha256=digest.hexdigest(), fetched_at=parent.fetched_at, origin=parent.origin,
+                            synthetic=parent.synthetic, load_params=dict(load_params or {}))
         self.files.append(landed)
         self._append_manifest(landed)
         return landed

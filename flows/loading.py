@@ -45,13 +45,13 @@ def _load_file(con: duckdb.DuckDBPyConnection, f: LandedFile, run_id: str) -> in
         return None
     try:
         for check in spec.checks:
-            problems = con.execute(spec.render(check, f.path)).fetchmany(5)
+            problems = con.execute(spec.render(check, f.path, f.load_params)).fetchmany(5)
             if problems:
                 listed = "; ".join(f"record {row}: {problem}" for row, problem in problems)
                 raise LoadError(f.path, listed)
         cols = ", ".join(f'"{c}"' for c in spec.columns)
         inserted = con.execute(
-            f"insert into raw.{spec.raw_table} select {cols}, ?, ?, ?, ?, ?, ? from ({spec.render(spec.select_sql, f.path)})",
+            f"insert into raw.{spec.raw_table} select {cols}, ?, ?, ?, ?, ?, ? from ({spec.render(spec.select_sql, f.path, f.load_params)})",
             [run_id, f.path, f.sha256, utcnow(), f.origin, f.synthetic]).fetchone()[0]
     except duckdb.Error as exc:
         raise LoadError(f.path, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None

@@ -18,5 +18,19 @@ class LoadSpec:
     select_sql: str  # SELECT producing exactly ``columns`` (by name, any order) from {file}
     checks: tuple[str, ...] = field(default_factory=tuple)  # each SELECT row, problem FROM {file}
 
-    def render(self, sql: str, file: str) -> str:
-        return sql.replace("{file}", "'" + file.replace("'", "''") + "'")
+    def render(self, sql: str, file: str, params: dict | None = None) -> str:
+        """Substitute ``{file}`` and any ``{name}`` of ``params`` (a landed file's load_params:
+        strings become quoted literals, numbers stay numbers, lists become list literals)."""
+        for name, value in (params or {}).items():
+            sql = sql.replace("{" + name + "}", _literal(value))
+        return sql.replace("{file}", _literal(file))
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(v) for v in value) + "]" if value else "[]::varchar[]"
+    return "'" + str(value).replace("'", "''") + "'"

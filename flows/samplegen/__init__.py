@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from flows.config import Config
+from flows.samplegen import gdelt
 from flows.samplegen import comtrade, worldbank
 from flows.samplegen import wits
 
@@ -21,6 +22,7 @@ GENERATOR_VERSION = "1"
 
 #: source name -> generate(config, recording_dir)
 GENERATORS: dict[str, Callable[[Config, Path], None]] = {
+    "gdelt_events": gdelt.generate_events, "gdelt_doc": gdelt.generate_doc,
     "worldbank": worldbank.generate,
     "wits": wits.generate,
     "comtrade": comtrade.generate,

@@ -1,0 +1,37 @@
+-- Events collapsed to stories: syndicated copies of one report (same day, same directed dyad,
+-- same CAMEO code, same source URL) become one row with summed mentions (the Argus / anchors.md
+-- C4 recipe). The relations index and the key events read stories, so one story repeated a
+-- hundred times counts once.
+with events as (
+    select * from {{ ref('int_relations__events') }}
+),
+
+stories as (
+    select
+        pair,
+        country_a,
+        country_b,
+        direction,
+        event_date,
+        month,
+        actor1_country,
+        actor2_country,
+        event_code,
+        coalesce(source_url, '') as source_url,
+        min(global_event_id) as story_id,
+        count(*) as copies,
+        sum(num_mentions) as mentions,
+        sum(num_articles) as articles,
+        max(quad_class) as quad_class,
+        avg(goldstein_scale) as goldstein_scale,
+        sum(avg_tone * greatest(num_mentions, 1)) / sum(greatest(num_mentions, 1)) as avg_tone,
+        arg_max(actor1_name, num_mentions) as actor1_name,
+        arg_max(actor2_name, num_mentions) as actor2_name,
+        any_value(event_description) as event_description,
+        bool_or(is_sample) as is_sample
+    from events
+    group by pair, country_a, country_b, direction, event_date, month, actor1_country, actor2_country, event_code,
+             coalesce(source_url, '')
+)
+
+select * from stories

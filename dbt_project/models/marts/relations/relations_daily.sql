@@ -1,0 +1,131 @@
+{%- set stale_days = var('relations_news_stale_after_days', 2) | int -%}
+-- Pair x direction x day: GDELT event counts by QuadClass, mention-weighted Goldstein and tone,
+-- cooperation shares, volume normalised by GDELT's total events of the day, and DOC API news
+-- volume and tone (on the 'both' rows). Zero-filled: every covered pair has a row for every
+-- direction and every calendar day, with 0 events when nothing happened.
+with events as (
+    select * from {{ ref('int_relations__events') }}
+),
+
+exploded as (
+    select pair, direction, event_date as day, quad_class, num_mentions, goldstein_scale, avg_tone from events
+    union all
+    select pair, 'both' as direction, event_date as day, quad_class, num_mentions, goldstein_scale, avg_tone from events
+),
+
+aggregated as (
+    select
+        pair,
+        direction,
+        day,
+        count(*) as events,
+        count(*) filter (where quad_class = 1) as verbal_cooperation_events,
+        count(*) filter (where quad_class = 2) as material_cooperation_events,
+        count(*) filter (where quad_class = 3) as verbal_conflict_events,
+        count(*) filter (where quad_class = 4) as material_conflict_events,
+        sum(num_mentions) as mentions,
+        sum(goldstein_scale * num_mentions) / nullif(sum(num_mentions) filter (where goldstein_scale is not null), 0)
+            as goldstein_mention_weighted,
+        sum(avg_tone * num_mentions) / nullif(sum(num_mentions) filter (where avg_tone is not null), 0)
+            as tone_mention_weighted
+    from exploded
+    group by pair, direction, day
+),
+
+volume as (
+    select batch_day as day, sum(csv_rows) as gdelt_events_total
+    from {{ ref('stg_gdelt__export_files') }}
+    where status = 'loaded'
+    group by batch_day
+),
+
+news as (
+    select
+        pair,
+        step_day as day,
+        sum(value) filter (where mode = 'timelinevolraw') as news_articles,
+        sum(norm) filter (where mode = 'timelinevolraw') as news_articles_monitored,
+        avg(value) filter (where mode = 'timelinetone') as news_avg_tone
+    from {{ ref('stg_gdelt__doc_timeline') }}
+    group by pair, step_day
+),
+
+news_last as (
+    select pair, max(step_day) as last_news_day from {{ ref('stg_gdelt__doc_timeline') }} group by pair
+),
+
+calendar as (
+    select * from {{ ref('int_relations__calendar') }}
+),
+
+last_day as (
+    select max(day) as last_day from calendar
+),
+
+pairs as (
+    select * from {{ ref('int_relations__pairs') }}
+),
+
+directions as (
+    select unnest(['a_to_b', 'b_to_a', 'both']) as direction
+),
+
+grid as (
+    select p.pair, p.country_a, p.country_b, p.is_sample, d.direction, c.day, c.month
+    from pairs as p
+    cross join directions as d
+    cross join calendar as c
+),
+
+joined as (
+    select
+        g.*,
+        coalesce(a.events, 0) as events,
+        coalesce(a.verbal_cooperation_events, 0) as verbal_cooperation_events,
+        coalesce(a.material_cooperation_events, 0) as material_cooperation_events,
+        coalesce(a.verbal_conflict_events, 0) as verbal_conflict_events,
+        coalesce(a.material_conflict_events, 0) as material_conflict_events,
+        coalesce(a.mentions, 0) as mentions,
+        a.goldstein_mention_weighted,
+        a.tone_mention_weighted,
+        v.gdelt_events_total,
+        case when g.direction = 'both' then n.news_articles end as news_articles,
+        case when g.direction = 'both' then n.news_articles_monitored end as news_articles_monitored,
+        case when g.direction = 'both' then n.news_avg_tone end as news_avg_tone,
+        coalesce(nl.last_news_day < l.last_day - {{ stale_days }}, true) as news_is_stale
+    from grid as g
+    cross join last_day as l
+    left join aggregated as a on a.pair = g.pair and a.direction = g.direction and a.day = g.day
+    left join volume as v on v.day = g.day
+    left join news as n on n.pair = g.pair and n.day = g.day
+    left join news_last as nl on nl.pair = g.pair
+)
+
+select
+    cast(pair as varchar) as pair,
+    cast(country_a as varchar) as country_a,
+    cast(country_b as varchar) as country_b,
+    cast(direction as varchar) as direction,
+    cast(case direction when 'a_to_b' then country_a when 'b_to_a' then country_b end as varchar) as source_country,
+    cast(case direction when 'a_to_b' then country_b when 'b_to_a' then country_a end as varchar) as target_country,
+    cast(day as date) as day,
+    cast(month as date) as month,
+    cast(events as bigint) as events,
+    cast(verbal_cooperation_events as bigint) as verbal_cooperation_events,
+    cast(material_cooperation_events as bigint) as material_cooperation_events,
+    cast(verbal_conflict_events as bigint) as verbal_conflict_events,
+    cast(material_conflict_events as bigint) as material_conflict_events,
+    cast(mentions as bigint) as mentions,
+    cast(goldstein_mention_weighted as double) as goldstein_mention_weighted,
+    cast(tone_mention_weighted as double) as tone_mention_weighted,
+    cast((verbal_cooperation_events + material_cooperation_events) / nullif(events, 0) as double) as cooperation_share,
+    cast((verbal_cooperation_events + material_cooperation_events - verbal_conflict_events - material_conflict_events)
+         / nullif(events, 0) as double) as net_cooperation_share,
+    cast(gdelt_events_total as bigint) as gdelt_events_total,
+    cast(100000.0 * events / nullif(gdelt_events_total, 0) as double) as events_per_100k_gdelt_events,
+    cast(news_articles as double) as news_articles,
+    cast(news_articles_monitored as double) as news_articles_monitored,
+    cast(news_avg_tone as double) as news_avg_tone,
+    cast(news_is_stale as boolean) as news_is_stale,
+    cast(is_sample as boolean) as is_sample
+from joined
