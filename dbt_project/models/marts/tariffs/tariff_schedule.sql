@@ -56,11 +56,13 @@ boundaries as (
        and b.partner_iso3 in ('WLD', pp.exporter_iso3)
     where make_date(b.year, 1, 1) > date '{{ start }}' and make_date(b.year, 1, 1) <= date '{{ end }}'
     union
-    select importer_iso3, exporter_iso3, hs6, effective_date from measures
-    where effective_date > date '{{ start }}'
+    select m.importer_iso3, m.exporter_iso3, m.hs6, m.effective_date from measures as m
+    semi join pair_products as pp using (importer_iso3, exporter_iso3, hs6)
+    where m.effective_date > date '{{ start }}'
     union
-    select importer_iso3, exporter_iso3, hs6, end_date + 1 from measures
-    where end_date + 1 > date '{{ start }}' and end_date + 1 <= date '{{ end }}'
+    select m.importer_iso3, m.exporter_iso3, m.hs6, m.end_date + 1 from measures as m
+    semi join pair_products as pp using (importer_iso3, exporter_iso3, hs6)
+    where m.end_date + 1 > date '{{ start }}' and m.end_date + 1 <= date '{{ end }}'
 ),
 
 intervals as (
@@ -154,7 +156,7 @@ final as (
         preferential_rate_pct,
         preferential_year,
         array_to_string(list_transform(applied, lambda x: x.row_id), ';') as measure_row_ids,
-        array_to_string(list_distinct(list_transform(applied, lambda x: x.measure_id)), ';') as measure_ids,
+        array_to_string(list_sort(list_distinct(list_transform(applied, lambda x: x.measure_id))), ';') as measure_ids,
         array_to_string(list_transform(replaced_rows, lambda x: x.row_id), ';') as replaced_row_ids,
         len(applied) as n_measures,
         additional_rate_pct,
