@@ -9,6 +9,7 @@ Two modes, chosen by ``sources.comtrade.api_mode`` (default ``auto``: keyed when
   of periods, partners, flows and commodities; up to ``max_records`` rows per call (free tier 100k).
 - **preview** ``GET {base}/public/v1/preview/C/{A|M}/HS?...``: no key, ONE period per call, at most
   500 rows per call (a comma list of periods is HTTP 400).
+- ``auto`` also picks keyed when replaying a recording made in keyed mode (the bundled sample is one).
 
 Every request pins ``partner2Code=0, customsCode=C00, motCode=0`` (the totals rows; breakdowns
 would double count). Work is partitioned reporter x year (``A-2023-CAN``, ``M-2025-CAN``); inside a
@@ -128,10 +129,21 @@ class ComtradeConnector(Connector):
 
     @property
     def mode(self) -> str:
+        """keyed | preview. ``auto``: keyed when a key is set, or when replaying a recording that was
+        made in keyed mode (replay needs no key); the public preview endpoint otherwise."""
         mode = self.source.options["api_mode"]
         if mode == "auto":
-            return "keyed" if self.api_key() else "preview"
+            return "keyed" if self.api_key() or self._replays_keyed() else "preview"
         return mode
+
+    def _replays_keyed(self) -> bool:
+        index = getattr(self.client.transport, "_index", None)
+        if not callable(index):
+            return False
+        try:
+            return any(k.startswith("data/v1/get/") for k in index(self.name))
+        except Exception:  # noqa: BLE001 - a transport without an index is simply not a replay
+            return False
 
     @property
     def cap(self) -> int:
@@ -150,16 +162,13 @@ class ComtradeConnector(Connector):
 
     # --- periods and partitions ------------------------------------------------------------------
     def monthly_window(self) -> list[str]:
-        """The last ``monthly_months`` months before the run date's month, oldest first (YYYYMM)."""
+        """Months kept current (YYYYMM, oldest first): at least the last ``monthly_months`` months before
+        the run month, widened to whole calendar years (so year-on-year changes and the dated measures
+        of the first window year are covered, and one keyed request per year serves them all)."""
         n = int(self.source.options["monthly_months"])
-        y, m = self.run_date.year, self.run_date.month
-        out = []
-        for _ in range(n):
-            m -= 1
-            if m == 0:
-                y, m = y - 1, 12
-            out.append(f"{y}{m:02d}")
-        return sorted(out)
+        last = self.run_date.year * 12 + self.run_date.month - 2  # month before the run month, 0-based
+        first_year = (last - (n - 1)) // 12
+        return [f"{i // 12}{i % 12 + 1:02d}" for i in range(first_year * 12, last + 1)]
 
     def _wanted_periods(self, freq: str) -> list[str]:
         """Periods tonight may fetch, before state is consulted."""
@@ -265,7 +274,7 @@ class ComtradeConnector(Connector):
             raise type(self._stopped)(self.name, self._stopped.where,
                                       f"source stopped for tonight after an earlier answer: {self._stopped.problem}",
                                       self._stopped.hint)
-        if self.mode == "keyed" and not self.api_key():
+        if self.mode == "keyed" and not self.api_key() and not self._replays_keyed():
             raise ApiErrorBody(self.name, self.source.base_url, "api_mode is 'keyed' but no API key is set",
                                f"set {self.source.api_key_env or 'COMTRADE_API_KEY'} or use api_mode = 'auto'")
         result = ExtractResult(self.name, partition.key, partition.period)

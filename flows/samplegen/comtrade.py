@@ -1,6 +1,6 @@
 """Sample UN Comtrade answers (generated, marked synthetic) in the exact ``data/v1/get`` record
-format, for every request the connector makes in keyed AND preview mode, so the sample replays
-with or without COMTRADE_API_KEY.
+format, for every request the connector makes in keyed mode (and, on request, preview mode). The
+connector in ``auto`` mode replays a keyed recording without needing COMTRADE_API_KEY.
 
 What the numbers are calibrated to (../shared/reference/tariff-measures.md, anchors.md B1):
 - China-reported trade with Canada 2024: exports US$46.4B (+3%), imports US$46.6B (+6.1%);
@@ -23,8 +23,8 @@ What the numbers are calibrated to (../shared/reference/tariff-measures.md, anch
 
 Deterministic: values come from hashes of their coordinates, never from the wall clock; which
 periods are "published" depends only on ``run_date`` (default: today): annual data for every year
-before the run year, monthly data for the ``monthly_months`` months ending two months before
-the run month.
+before the run year, monthly data up to two months before the run month, from January of the
+first year of the connector's monthly window.
 """
 from __future__ import annotations
 
@@ -207,15 +207,22 @@ class _Model:
         rest = allocated - sum(in_chapter.values())
         wsum = sum(raw.values())
         out: dict[str, tuple[float, float]] = {}
+        product_cif = {p: v * _PRODUCT_MIRROR * (1 + 0.04 * (_noise(key, p, "m") - 0.5)) for p, v in products.items()}
+        in_chapter_cif: dict[str, float] = {}
+        for p, v in product_cif.items():
+            in_chapter_cif[p[:2]] = in_chapter_cif.get(p[:2], 0.0) + v
+        # importer side: the direction's mirror ratio on the TOTAL, chapters varying around it
+        target_cif = total * ratio * (1 + 0.02 * (_noise(key, "cif") - 0.5))
+        allocated_cif = target_cif * (1 - _UNALLOCATED.get(importer, 0.0))
+        rest_cif = {c: (rest * w / wsum) * (1 + 0.16 * (_noise(exporter, importer, c, "r") - 0.5)) for c, w in raw.items()}
+        scale = (allocated_cif - sum(in_chapter_cif.values())) / sum(rest_cif.values())
         for c, w in raw.items():
             fob = rest * w / wsum + in_chapter.get(c, 0.0)
-            r_c = ratio * (1 + 0.16 * (_noise(exporter, importer, c, "r") - 0.5))
-            cif = (fob - in_chapter.get(c, 0.0)) * r_c + in_chapter.get(c, 0.0) * _PRODUCT_MIRROR
+            cif = rest_cif[c] * scale + in_chapter_cif.get(c, 0.0)
             out[c] = (fob, cif)
         for p, v in products.items():
-            out[p] = (v, v * _PRODUCT_MIRROR * (1 + 0.04 * (_noise(key, p, "m") - 0.5)))
-        chapters_cif = sum(out[c][1] for c in raw)
-        out["TOTAL"] = (total, chapters_cif / (1 - _UNALLOCATED.get(importer, 0.0)))
+            out[p] = (v, product_cif[p])
+        out["TOTAL"] = (total, target_cif)
         self._cache[key] = out
         return out
 
@@ -225,7 +232,7 @@ class _Model:
         if m is not None:
             return self.month(exporter, importer, y, m).get(cmd, (0.0, 0.0))[i]
         months = sum(self.month(exporter, importer, y, mm).get(cmd, (0.0, 0.0))[i] for mm in range(1, 13))
-        return months * (1 + 0.012 * (_noise(exporter, importer, cmd, y, side, "rev") - 0.5))
+        return months * (1 + 0.012 * (_noise(exporter, importer, y, side, "rev") - 0.5))
 
     def world(self, reporter: str, flow: str, y: int, m: int | None) -> float:
         ex, im = WORLD_2024.get(reporter, (400e9 * (0.5 + _noise(reporter, "w")), 380e9 * (0.5 + _noise(reporter, "w"))))
@@ -273,16 +280,16 @@ def _record(reporter: str, partner_code: int, flow: str, cmd: str, y: int, m: in
 
 
 class _Published:
-    """Which periods the sample says are published, as of ``run_date``."""
+    """Which periods the sample says are published, as of ``run_date``: annual data for the years
+    before the run year; monthly data up to two months before the run month, from January of the
+    first year of the connector's monthly window."""
 
     def __init__(self, run_date: date, monthly_months: int) -> None:
         self.last_year = run_date.year - 1
-        y, m = run_date.year, run_date.month - 2
-        while m <= 0:
-            y, m = y - 1, m + 12
-        self.last_month = y * 100 + m
-        first = y * 12 + (m - 1) - (monthly_months - 1)
-        self.first_month = (first // 12) * 100 + first % 12 + 1
+        last = run_date.year * 12 + run_date.month - 3  # two months before the run month, 0-based
+        self.last_month = (last // 12) * 100 + last % 12 + 1
+        window_last = run_date.year * 12 + run_date.month - 2
+        self.first_month = ((window_last - (monthly_months - 1)) // 12) * 100 + 1
 
     def has(self, freq: str, period: str) -> bool:
         if freq == "A":
@@ -330,14 +337,16 @@ def _body(rows: list[dict]) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def generate(config: Config, out_dir: Path, run_date: date | None = None) -> None:
+def generate(config: Config, out_dir: Path, run_date: date | None = None, modes: tuple[str, ...] = ("keyed",)) -> None:
+    """Write the sample recording. ``modes``: keyed (the bundled sample; the connector in ``auto`` mode
+    replays it without a key) and/or preview (one period per call; used by the tests)."""
     run_date = run_date or date.today()
     source = config.sources["comtrade"]
     writer = RecordingWriter(out_dir, "comtrade")
     model = _Model(config.countries)
     published = _Published(run_date, int(source.options["monthly_months"]))
     seen: set[str] = set()
-    for mode in ("keyed", "preview"):
+    for mode in modes:
         opts = {**source.options, "api_mode": mode, "auth": "header"}
         src = dataclasses.replace(source, options=opts, api_key_env="", api_key_secret_block="")
         connector = ComtradeConnector(config, src, HttpClient(src, transport=None), run_date=run_date)  # type: ignore[arg-type]
