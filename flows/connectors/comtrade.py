@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
@@ -59,6 +60,10 @@ DEFAULT_PRODUCTS = [
     "030612", "030614", "030632", "030633",  # lobsters and crabs (China +25%, 2025-03-20)
 ]
 _QUOTA_RE = re.compile(r"replenished in (\d+):(\d{2}):(\d{2})")
+#: (base_url, run date) -> the answer that stopped the source tonight (quota exhausted, key refused).
+#: Process-wide: the flow builds a connector per source x period task, all of them must stop.
+_STOPPED: dict[tuple[str, str], SourceError] = {}
+_STOPPED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,6 @@ class ComtradeConnector(Connector):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._stopped: SourceError | None = None
         self._key: str | None = None
         self._key_loaded = False
         opts = self.source.options
@@ -120,6 +124,10 @@ class ComtradeConnector(Connector):
                 raise ValueError(f"sources.comtrade.flows: unknown flow code {f!r}")
         if opts["api_mode"] not in ("auto", "keyed", "preview"):
             raise ValueError(f"sources.comtrade.api_mode: {opts['api_mode']!r} is not auto, keyed or preview")
+
+    @property
+    def _stop_key(self) -> tuple[str, str]:
+        return (self.source.base_url, str(self.run_date))
 
     # --- mode and codes -------------------------------------------------------------------------
     def api_key(self) -> str | None:
@@ -270,10 +278,10 @@ class ComtradeConnector(Connector):
 
     # --- extraction ------------------------------------------------------------------------------
     def extract(self, partition: Partition, lander: Lander) -> ExtractResult:
-        if self._stopped is not None:
-            raise type(self._stopped)(self.name, self._stopped.where,
-                                      f"source stopped for tonight after an earlier answer: {self._stopped.problem}",
-                                      self._stopped.hint)
+        stopped = _STOPPED.get(self._stop_key)
+        if stopped is not None:
+            raise type(stopped)(self.name, stopped.where,
+                                f"source stopped for tonight after an earlier answer: {stopped.problem}", stopped.hint)
         if self.mode == "keyed" and not self.api_key() and not self._replays_keyed():
             raise ApiErrorBody(self.name, self.source.base_url, "api_mode is 'keyed' but no API key is set",
                                f"set {self.source.api_key_env or 'COMTRADE_API_KEY'} or use api_mode = 'auto'")
@@ -291,7 +299,8 @@ class ComtradeConnector(Connector):
             except SourceError as exc:
                 lander.reject(landed, exc.problem)
                 if isinstance(exc, QuotaExhausted) or resp.status == 401:
-                    self._stopped = exc
+                    with _STOPPED_LOCK:
+                        _STOPPED.setdefault(self._stop_key, exc)
                 raise
             rows = doc["data"]
             if len(rows) >= self.cap:
