@@ -1,0 +1,152 @@
+"""Comtrade load spec: the real recording loads typed; bad input (unknown codes, non-numeric values,
+missing fields, changed schema) refuses its file naming file, field and records while other
+partitions still load; the sample generator is deterministic and replays through the connector."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.config import load_config
+from flows.connectors.base import ExtractResult
+from flows.connectors.comtrade import ComtradeConnector
+from flows.http import HttpClient, HttpResponse
+from flows.landing import Lander
+from flows.loading import load_results
+from flows.recording import ReplayTransport
+from flows.samplegen import comtrade as samplegen
+from flows.warehouse import ensure_schemas
+
+RECORDED = Path("/work/shared/reference/data/comtrade/get_C_A_HS_recorded.json")
+
+
+def _land(lander: Lander, body: bytes, partition: str) -> ExtractResult:
+    resp = HttpResponse(f"http://x/data/v1/get/C/A/HS?p={partition}", f"http://x/data/v1/get/C/A/HS?p={partition}",
+                        f"k{partition}", 200, {"content-type": "application/json"}, body, "replay")
+    files_before = len(lander.files)
+    lander.land(resp, "comtrade_record")
+    return ExtractResult("comtrade", partition, "A2010", files=lander.files[files_before:], records=1)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    path = tmp_path / "w.duckdb"
+    ensure_schemas(path)
+    return path
+
+
+def test_real_recording_loads_typed(db, tmp_path):
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    report = load_results(db, "r1", [_land(lander, RECORDED.read_bytes(), "real")])
+    assert report.errors == [] and report.rows_by_table == {"comtrade_record": 4}
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute('select "cmdCode", "refMonth", "period", "reporterCode", "partnerCode", "flowCode", '
+                       '"primaryValue", "cifvalue", "fobvalue", "isReported", _synthetic from raw.comtrade_record '
+                       'order by record_no').fetchall()
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_name = 'comtrade_record'").fetchall())
+    con.close()
+    assert rows[0] == ("TOTAL", 52, "2010", 156, 32, "M", 6804128143.0, 6804128143.0, None, True, False)
+    assert rows[2][5] == "X" and rows[2][8] == 6115764185.0
+    assert types["cmdCode"] == "VARCHAR" and types["primaryValue"] == "DOUBLE" and types["refMonth"] == "INTEGER"
+
+
+def _bad_docs() -> dict[str, tuple[bytes, list[str]]]:
+    doc = json.loads(RECORDED.read_bytes())
+
+    def variant(fn):
+        d = copy.deepcopy(doc)
+        fn(d)
+        return json.dumps(d).encode()
+
+    return {
+        "unknown_code": (variant(lambda d: d["data"][1].update(partnerCode=9999)),
+                         ["record 2", "partnerCode", "9999"]),
+        "non_numeric": (variant(lambda d: d["data"][2].update(primaryValue="6.1e9 USD")),
+                        ["record 3", "primaryValue", "expected a number"]),
+        "missing_field": (variant(lambda d: [d["data"][0].pop("cmdCode"), d["data"][3].pop("cmdCode")]),
+                          ["record 1", "record 4", "cmdCode: missing"]),
+        "changed_schema": (json.dumps({"elapsedTime": "0.1 secs", "count": 4, "records": doc["data"]}).encode(),
+                           ["changed schema", "records"]),
+        "bad_refmonth": (variant(lambda d: d["data"][0].update(refMonth=13)), ["record 1", "refMonth", "13"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["unknown_code", "non_numeric", "missing_field", "changed_schema", "bad_refmonth"])
+def test_bad_input_refuses_its_file_naming_file_field_and_records(db, tmp_path, case):
+    body, expected = _bad_docs()[case]
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    good = _land(lander, RECORDED.read_bytes(), "good")
+    bad = _land(lander, body, "bad")
+    report = load_results(db, "r1", [bad, good])
+    assert len(report.errors) == 1 and report.failed_partitions == ["comtrade:bad"]
+    message = report.errors[0]
+    assert bad.files[0].path in message
+    for fragment in expected:
+        assert fragment in message, (fragment, message)
+    assert report.rows_by_table == {"comtrade_record": 4}  # the valid file of the other partition loaded
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select count(distinct _landed_file) from raw.comtrade_record").fetchone()[0] == 1
+    status = con.execute("select status from audit.landed_files where path = ?", [bad.files[0].path]).fetchone()[0]
+    con.close()
+    assert status == "rejected"
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def small_config(write_config):
+    return load_config(write_config({"countries.focus": ["CAN", "CHN"], "years.start": 2023, "years.end": 2025,
+                                     "sources.comtrade.monthly_months": 3}), environ={})
+
+
+def test_sample_is_deterministic_for_config_and_run_date(small_config, tmp_path):
+    samplegen.generate(small_config, tmp_path / "a", run_date=date(2025, 11, 28))
+    samplegen.generate(small_config, tmp_path / "b", run_date=date(2025, 11, 28))
+    samplegen.generate(small_config, tmp_path / "c", run_date=date(2025, 6, 1))
+    assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
+    assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
+    entries = [json.loads(x) for x in (tmp_path / "a" / "comtrade" / "index.jsonl").read_text().splitlines()]
+    assert entries and all(e["synthetic"] for e in entries)
+    assert all(e["key"].startswith("data/v1/get/C/") for e in entries)
+
+
+def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_path, monkeypatch):
+    monkeypatch.delenv("COMTRADE_API_KEY", raising=False)
+    run_date = date(2025, 11, 28)
+    samplegen.generate(small_config, tmp_path / "rec", run_date=run_date, modes=("keyed", "preview"))
+    src = small_config.sources["comtrade"]
+    counts = {}
+    for mode in ("keyed", "preview"):
+        db = tmp_path / f"{mode}.duckdb"  # identical answers would be skipped as already loaded in one file
+        ensure_schemas(db)
+        opts = {**src.options, "api_mode": mode}
+        s = type(src)(**{**src.__dict__, "options": opts})
+        client = HttpClient(s, ReplayTransport(tmp_path / "rec"), secret_params=ComtradeConnector.secret_params)
+        conn = ComtradeConnector(small_config, s, client, run_date)
+        conn._key, conn._key_loaded = ("k" if mode == "keyed" else None), True
+        lander = Lander(tmp_path / f"landing-{mode}", "comtrade", str(run_date), mode)
+        results = [conn.extract(p, lander) for p in conn.partitions()]
+        assert all(r.ok for r in results)
+        counts[mode] = sum(r.records for r in results)
+        assert any("no data published yet" in n for r in results for n in r.notes)  # 2025 annual not out yet
+        report = load_results(db, mode, results)
+        assert report.errors == [] and report.rows_loaded == counts[mode]
+    assert counts["keyed"] == counts["preview"] > 0
+    con = duckdb.connect(str(tmp_path / "preview.duckdb"), read_only=True)
+    synthetic, months = con.execute(
+        "select bool_and(_synthetic), count(distinct period) filter (where \"freqCode\" = 'M') from raw.comtrade_record").fetchone()
+    con.close()
+    assert synthetic and months == 9  # Jan..Sep 2025: the 3-month window widened to the calendar year, 2-month lag
