@@ -133,28 +133,26 @@ WITS_TRN_TARIFF = LoadSpec(
     cross join (select dataflow_id, prepared from parts) as p
     {_JOINS}
     """,
+    # one query for every check, so each file's JSON is parsed once for checking
     checks=(
-        _ROWS + """
-        select 0, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(dataflow_id, 'missing')
-                  || ' (expected DF_WITS_Tariff_TRAINS)'
-        from parts where dataflow_id is distinct from 'DF_WITS_Tariff_TRAINS'
-        """,
-        _ROWS + """
-        select n, 'series ' || series_key || ': observation value is ' || coalesce(json_type(obs_json -> '$[0]'), 'missing')
-                  || ', expected a number'
-        from records where json_type(obs_json -> '$[0]') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
-        """,
         _ROWS + f"""
-        select n, 'series key ' || series_key || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
+        select 0 as n, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(dataflow_id, 'missing')
+                  || ' (expected DF_WITS_Tariff_TRAINS)' as problem
+        from parts where dataflow_id is distinct from 'DF_WITS_Tariff_TRAINS'
+        union all
+        select r.n, 'series ' || r.series_key || ': observation value is '
+                  || coalesce(json_type(r.obs_json -> '$[0]'), 'missing') || ', expected a number'
+        from records as r where json_type(r.obs_json -> '$[0]') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+        union all
+        select r.n, 'series key ' || r.series_key || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
         from records as r
         {_JOINS}
-        where len(r.k) <> 5 or d_reporter.v.id is null or d_partner.v.id is null
-           or d_productcode.v.id is null
-        """,
-        _ROWS + """
+        where len(r.k) <> 5 or d_reporter.v.id is null or d_partner.v.id is null or d_productcode.v.id is null
+        union all
         select r.n, 'series ' || r.series_key || ': observation ' || r.obs_key || ' is not a year'
-        from records as r left join time_values as t on t.idx = try_cast(r.obs_key as integer)
-        where not regexp_full_match(coalesce(t.v.id, ''), '[0-9]{4}')
+        from records as r left join time_values as t2 on t2.idx = try_cast(r.obs_key as integer)
+        where not regexp_full_match(coalesce(t2.v.id, ''), '[0-9]{{4}}')
+        order by 1
         """,
     ),
 )

@@ -139,9 +139,9 @@ step_overlaps as (
         count(*) as n_products,
         min(pa.hs6) as example_product
     from steps as a
-    join steps as b
+    join steps as b  -- reported on the later step (later effective date, then row id)
         on a.measure_id = b.measure_id
-       and a.row_id < b.row_id
+       and (a.effective_date, a.row_id) < (b.effective_date, b.row_id)
        and a.effective_date <= b.end_date
        and b.effective_date <= a.end_date
     join step_products as pa on pa.row_id = a.row_id

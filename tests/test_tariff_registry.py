@@ -1,0 +1,120 @@
+"""Registry rules: a bad registry row (unknown HS code, reversed dates, out-of-range rate, no source,
+overlap within a measure) stops the dbt build before anything downstream, naming row and field;
+the GX registry suite reports the same rows. Runs dbt on a copy of the project (registry models only)."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+
+DBT = Path(sys.executable).parent / "dbt"
+SELECT = ["tariff_measures_registry", "tariff_hs_reference", "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
+          "int_tariffs__registry_tokens", "int_tariffs__registry_hs6", "int_tariffs__registry_problems",
+          "int_tariffs__registry"]
+
+
+def _registry_rows() -> tuple[list[str], list[dict]]:
+    with (DBT_PROJECT_DIR / "seeds" / "tariff_measures_registry.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _good_row(**over) -> dict:
+    row = {"row_id": "", "measure_id": "TEST-M", "imposing_iso3": "CAN", "target_iso3": "CHN", "instrument": "surtax",
+           "hs_codes": "120510", "hs_excluded": "", "rate_pct": "10", "rate_type": "ad_valorem_additional",
+           "replaces_measures": "", "exemption": "", "announced_date": "2025-01-01", "effective_date": "2025-02-01",
+           "end_date": "", "confidence": "S", "source_publisher": "Test publisher", "source_ref": "Test document",
+           "notes": ""}
+    row.update(over)
+    return row
+
+
+def _run_registry(tmp_path: Path, extra_rows: list[dict]) -> tuple[subprocess.CompletedProcess, Path]:
+    # a minimal copy of the project: the registry's seeds and models only (parsing stays fast)
+    project = tmp_path / "dbt_project"
+    for name in ("dbt_project.yml", "profiles.yml"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DBT_PROJECT_DIR / name, project / name)
+    for folder in ("macros", "tests/generic", "models/staging/tariffs"):
+        shutil.copytree(DBT_PROJECT_DIR / folder, project / folder)
+    (project / "seeds").mkdir()
+    for name in ("_tariff_seeds.yml", "tariff_hs_reference.csv", "tariff_wits_countries.csv"):
+        shutil.copy(DBT_PROJECT_DIR / "seeds" / name, project / "seeds" / name)
+    (project / "models/intermediate/tariffs").mkdir(parents=True)
+    for model in SELECT[3:]:
+        shutil.copy(DBT_PROJECT_DIR / "models/intermediate/tariffs" / f"{model}.sql",
+                    project / "models/intermediate/tariffs" / f"{model}.sql")
+    fields, rows = _registry_rows()
+    with (project / "seeds" / "tariff_measures_registry.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows + extra_rows)
+    db = tmp_path / "registry.duckdb"
+    env = {**os.environ, "BILATERAL_DUCKDB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run([str(DBT), "build", "--project-dir", str(project), "--profiles-dir", str(project),
+                           "--select", *SELECT], capture_output=True, text=True, env=env, timeout=300)
+    return proc, db
+
+
+def test_bad_registry_rows_stop_the_build_naming_row_and_field(tmp_path):
+    bad = [
+        _good_row(row_id="BAD-HS-1", measure_id="BAD-HS", hs_codes="120510;0107"),
+        _good_row(row_id="BAD-DATES-1", measure_id="BAD-DATES", effective_date="2025-05-01", end_date="2025-04-01"),
+        _good_row(row_id="BAD-RATE-1", measure_id="BAD-RATE", rate_pct="250"),
+        _good_row(row_id="BAD-SOURCE-1", measure_id="BAD-SOURCE", source_publisher="", source_ref=""),
+        _good_row(row_id="BAD-OVERLAP-1", measure_id="CAN-CHN-EV-SURTAX", hs_codes="870380", rate_pct="50",
+                  announced_date="2024-12-01", effective_date="2025-01-01"),
+        _good_row(row_id="GOOD-1", measure_id="GOOD"),
+    ]
+    proc, db = _run_registry(tmp_path, bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "tariff measures registry rejected (6 problem(s))" in out
+    for expected in ["row BAD-HS-1, field hs_codes: unknown HS code 0107",
+                     "row BAD-DATES-1, field end_date: before effective_date (2025-04-01 < 2025-05-01)",
+                     "row BAD-RATE-1, field rate_pct: out of range [0, 200]: 250",
+                     "row BAD-SOURCE-1, field source_publisher: missing",
+                     "row BAD-SOURCE-1, field source_ref: missing",
+                     "row BAD-OVERLAP-1, field effective_date: overlaps row CAN-CHN-EV-SURTAX-1 of the same measure in time on 1 product(s), e.g. 870380"]:
+        assert expected in out, expected
+    assert "GOOD-1" not in out.split("registry rejected", 1)[1].split("\n", 1)[0]
+
+    # the GX registry suite names the same rows (GX failure also stops publication)
+    from flows.validation import load_suites, validate
+    from flows.warehouse import ensure_schemas
+
+    ensure_schemas(db)
+    suites = [s for s in load_suites(EXPECTATIONS_DIR / "suites") if s.name == "registry_tariff_measures"]
+    report = validate(db, "test", tmp_path / "gx", suites)
+    assert not report.success
+    message = report.failure_message()
+    for row_id in ("BAD-HS-1", "BAD-DATES-1", "BAD-RATE-1", "BAD-OVERLAP-1"):
+        assert row_id in message
+    failed = {f["expectation"] + ":" + str(f["column"]) for s in report.suites for f in s.failures}
+    assert "expect_column_values_to_be_null:violations" in failed
+    assert "expect_column_values_to_be_between:rate_pct" in failed
+    assert "expect_column_values_to_not_be_null:source_publisher" in failed
+
+
+def test_the_shipped_registry_passes_and_expected_rows_keep_their_mark(tmp_path):
+    proc, db = _run_registry(tmp_path, [])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select count(*) from intermediate.int_tariffs__registry_problems").fetchone() == (0,)
+        expected = dict(con.execute("select row_id, effective_date is null from intermediate.int_tariffs__registry "
+                                    "where is_expected").fetchall())
+    finally:
+        con.close()
+    _, rows = _registry_rows()
+    assert expected == {r["row_id"]: r["effective_date"] == "" for r in rows if r["confidence"] == "E"}
+    assert expected["CAN-CHN-EV-TRQ-1"] is True and expected["CHN-CAN-2026-DEAL-1"] is False
