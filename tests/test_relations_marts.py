@@ -78,3 +78,19 @@ def test_relations_marts_are_marked_sample_and_published(sample_run):
     watermark = sample_run.query(
         "select value from audit.source_state where source = 'gdelt_events' and key = 'watermark:export'", published=False)
     assert watermark == [("20260131234500",)]
+
+
+def test_country_pair_monthly_joins_trade_from_trade_balance(sample_run):
+    (row,) = sample_run.query("""
+        select c.trade_total_usd, c.trade_balance_a_usd, c.trade_reported_by, t.total_trade_usd, t.balance_usd
+        from marts.country_pair_monthly as c
+        join marts.trade_balance as t
+          on t.reporter_iso3 = 'CAN' and t.partner_iso3 = 'CHN' and t.period_type = 'monthly' and t.period_start = c.month
+        where c.pair = 'CAN-CHN' and c.month = date '2025-03-01'""")
+    assert row[2] == "CAN" and row[0] == pytest.approx(row[3]) and row[1] == pytest.approx(row[4])
+    (annual,) = sample_run.query("""
+        select c.trade_year_total_usd, t.total_trade_usd from marts.country_pair_monthly as c
+        join marts.trade_balance as t on t.reporter_iso3 = 'CAN' and t.partner_iso3 = 'CHN' and t.period_type = 'annual'
+         and t.year = 2018
+        where c.pair = 'CAN-CHN' and c.month = date '2018-12-01'""")
+    assert annual[0] == pytest.approx(annual[1]) and annual[0] > 0

@@ -1,10 +1,22 @@
 -- The table a dashboard reads first: one row per undirected pair x month with the relations
--- index and its inputs, DOC API news volume and tone, and (when their marts exist) bilateral
--- trade and tariff exposure. Trade and tariff columns are null until marts.trade_balance
--- (issue 3) and marts.tariff_exposure (issue 4) are built.
+-- index and its inputs, DOC API news volume and tone, monthly bilateral trade (trade_balance:
+-- country_a's own report, else country_b's mirrored) and, when that mart exists, tariff exposure
+-- (tariff columns are null until marts.tariff_exposure is built). Months: the relations calendar.
 with relations as (
     select * from {{ ref('relations_monthly') }}
     where direction = 'both'
+),
+
+trade as (
+    select reporter_iso3, partner_iso3, period_start as month, total_trade_usd, balance_usd, total_trade_yoy_pct, is_sample
+    from {{ ref('trade_balance') }}
+    where period_type = 'monthly'
+),
+
+trade_annual as (
+    select reporter_iso3, partner_iso3, year, total_trade_usd, balance_usd, is_sample
+    from {{ ref('trade_balance') }}
+    where period_type = 'annual'
 ),
 
 joined as (
@@ -26,13 +38,22 @@ joined as (
         r.news_articles,
         r.news_avg_tone,
         r.news_is_stale,
-        cast(null as double) as trade_total_usd,
-        cast(null as double) as trade_balance_a_usd,
-        cast(null as double) as trade_total_yoy_pct,
+        coalesce(ta.total_trade_usd, tb.total_trade_usd) as trade_total_usd,
+        coalesce(ta.balance_usd, -tb.balance_usd) as trade_balance_a_usd,
+        coalesce(ta.total_trade_yoy_pct, tb.total_trade_yoy_pct) as trade_total_yoy_pct,
+        case when ta.total_trade_usd is not null then r.country_a
+             when tb.total_trade_usd is not null then r.country_b end as trade_reported_by,
+        coalesce(ya.total_trade_usd, yb.total_trade_usd) as trade_year_total_usd,
+        coalesce(ya.balance_usd, -yb.balance_usd) as trade_year_balance_a_usd,
         cast(null as double) as tariff_exposure_a_on_b_pct,
         cast(null as double) as tariff_exposure_b_on_a_pct,
-        r.is_sample
+        r.is_sample or coalesce(ta.is_sample, false) or coalesce(tb.is_sample, false)
+            or coalesce(ya.is_sample, false) or coalesce(yb.is_sample, false) as is_sample
     from relations as r
+    left join trade as ta on ta.reporter_iso3 = r.country_a and ta.partner_iso3 = r.country_b and ta.month = r.month
+    left join trade as tb on tb.reporter_iso3 = r.country_b and tb.partner_iso3 = r.country_a and tb.month = r.month
+    left join trade_annual as ya on ya.reporter_iso3 = r.country_a and ya.partner_iso3 = r.country_b and ya.year = year(r.month)
+    left join trade_annual as yb on yb.reporter_iso3 = r.country_b and yb.partner_iso3 = r.country_a and yb.year = year(r.month)
 )
 
 select
@@ -56,6 +77,9 @@ select
     cast(trade_total_usd as double) as trade_total_usd,
     cast(trade_balance_a_usd as double) as trade_balance_a_usd,
     cast(trade_total_yoy_pct as double) as trade_total_yoy_pct,
+    cast(trade_reported_by as varchar) as trade_reported_by,
+    cast(trade_year_total_usd as double) as trade_year_total_usd,
+    cast(trade_year_balance_a_usd as double) as trade_year_balance_a_usd,
     cast(tariff_exposure_a_on_b_pct as double) as tariff_exposure_a_on_b_pct,
     cast(tariff_exposure_b_on_a_pct as double) as tariff_exposure_b_on_a_pct,
     cast(is_sample as boolean) as is_sample
