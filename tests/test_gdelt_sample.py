@@ -101,3 +101,26 @@ def test_sample_replays_for_any_run_date(sample, tmp_path):
         assert result.state_updates["watermark:export"] == "20260131234500"
         counts.append(sum(1 for f in result.files if f.kind == "gdelt_event"))
     assert counts[0] == counts[1] == 194  # two batches a month, 2018-01 .. 2026-01
+
+
+def test_translingual_stream_is_optional_and_replays(tmp_path):
+    cfg = tmp_path / "bilateral.toml"
+    cfg.write_text('[countries]\nfocus = ["CAN", "CHN", "USA"]\n[sources.gdelt_events]\ntranslingual = true\n'
+                   '[sources.gdelt_doc]\nenabled = false\n')
+    config = load_config(cfg, environ={})
+    gdelt.generate(config, tmp_path / "rec")
+    src = config.sources["gdelt_events"]
+    connector = GdeltEventsConnector(config, src, HttpClient(src, ReplayTransport(tmp_path / "rec")), date(2026, 11, 28))
+    parts = connector.partitions()
+    assert [p.key for p in parts] == ["export", "translation"]
+    lander = Lander(tmp_path / "landing", "gdelt_events", "2026-11-28", "r")
+    result = connector.extract(parts[1], lander)
+    csvs = [f for f in result.files if f.kind == "gdelt_event"]
+    assert len(csvs) == 97 and all(f.load_params["stream"] == "translation" for f in csvs)
+    assert Path(csvs[0].path).name.endswith(".CSV")
+    assert result.state_updates["watermark:translation"] == "20260115234500"
+    assert not (tmp_path / "rec" / "gdelt_doc").exists()
+    # the default config does not ask for the translingual stream
+    default = load_config(environ={})
+    assert [p.key for p in GdeltEventsConnector(default, default.sources["gdelt_events"], None,
+                                                date(2026, 11, 28)).partitions()] == ["export"]
