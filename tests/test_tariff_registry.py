@@ -15,7 +15,8 @@ import pytest
 from flows.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
-SELECT = ["tariff_measures_registry", "tariff_hs_reference", "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
+SELECT = ["tariff_measures_registry", "comtrade_hs_codes", "comtrade_hs_sections", "dim_product",
+          "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
           "int_tariffs__registry_tokens", "int_tariffs__registry_hs6", "int_tariffs__registry_problems",
           "int_tariffs__registry"]
 
@@ -45,10 +46,13 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict]) -> tuple[subprocess.Co
     for folder in ("macros", "tests/generic", "models/staging/tariffs"):
         shutil.copytree(DBT_PROJECT_DIR / folder, project / folder)
     (project / "seeds").mkdir()
-    for name in ("_tariff_seeds.yml", "tariff_hs_reference.csv", "tariff_wits_countries.csv"):
+    for name in ("_tariff_seeds.yml", "tariff_wits_countries.csv", "_comtrade_seeds.yml", "comtrade_hs_codes.csv",
+                 "comtrade_hs_sections.csv"):
         shutil.copy(DBT_PROJECT_DIR / "seeds" / name, project / "seeds" / name)
+    (project / "models/marts/trade").mkdir(parents=True)
+    shutil.copy(DBT_PROJECT_DIR / "models/marts/trade/dim_product.sql", project / "models/marts/trade/dim_product.sql")
     (project / "models/intermediate/tariffs").mkdir(parents=True)
-    for model in SELECT[3:]:
+    for model in SELECT[5:]:
         shutil.copy(DBT_PROJECT_DIR / "models/intermediate/tariffs" / f"{model}.sql",
                     project / "models/intermediate/tariffs" / f"{model}.sql")
     fields, rows = _registry_rows()

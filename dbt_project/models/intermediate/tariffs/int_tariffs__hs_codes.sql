@@ -1,12 +1,11 @@
--- The HS code list registry rows are checked against and expanded over: code and level.
--- Interface on purpose (two columns): it reads the HS reference seed (UN Comtrade HS.json,
--- all vintages) so the tariff models do not wait for the trade domain's dim_product.
-with hs as (
-    select * from {{ ref('tariff_hs_reference') }}
+-- The HS code list registry rows are checked against and expanded over: code and level (2, 4, 6),
+-- from the trade domain's dim_product (UN Comtrade's HS reference list, every HS vintage).
+with products as (
+    select * from {{ ref('dim_product') }}
 )
 
 select
-    cast(hs_code as varchar) as hs_code,
-    cast(hs_level as integer) as hs_level
-from hs
-where hs_level in (2, 4, 6)
+    cast(product_code as varchar) as hs_code,
+    cast(case hs_level when 'chapter' then 2 when 'heading' then 4 when 'subheading' then 6 end as integer) as hs_level
+from products
+where hs_level in ('chapter', 'heading', 'subheading')

@@ -1,0 +1,228 @@
+-- Tariff exposure by importer x exporter x month, for the pair (hs_level 'all'), each HS chapter,
+-- and each product the trade data lists separately (headings/subheadings of the measured products).
+-- Weights are imports in a fixed base year (default: the year before the pair's first measure with a
+-- product list; dbt var tariff_exposure_base_year overrides), so tariffs do not depress their own
+-- weights (Yale Budget Lab style, anchors.md B7). Definitions: docs/sources/tariffs.md and the
+-- column descriptions.
+{% set base_year_var = var('tariff_exposure_base_year', none) %}
+{% set usmca_share = var('tariff_usmca_qualifying_share', 0.0) %}
+{% set end = var('tariff_schedule_end', '2026-12-31') %}
+with trade as (
+    select * from {{ ref('int_tariffs__trade') }}
+),
+
+schedule as (
+    select * from {{ ref('tariff_schedule') }}
+),
+
+pair_measures as (
+    select * from {{ ref('int_tariffs__pair_measure_products') }}
+),
+
+pairs as (
+    select distinct importer_iso3, exporter_iso3 from trade
+    where (importer_iso3, exporter_iso3) in (select (importer_iso3, exporter_iso3) from {{ ref('int_tariffs__pairs') }})
+),
+
+base_years as (
+    select
+        p.importer_iso3,
+        p.exporter_iso3,
+        {% if base_year_var %}{{ base_year_var }}{% else %}coalesce(year(min(m.effective_date)) - 1, {{ end[:4] }} - 1){% endif %} as base_year
+    from pairs as p
+    left join pair_measures as m using (importer_iso3, exporter_iso3)
+    group by all
+),
+
+months as (
+    select b.importer_iso3, b.exporter_iso3, b.base_year, cast(m.month_start as date) as month_start,
+           cast(m.month_start + interval 1 month - interval 1 day as date) as month_end,
+           day(cast(m.month_start + interval 1 month - interval 1 day as date)) as days_in_month
+    from base_years as b
+    cross join lateral (
+        select unnest(generate_series(make_date(b.base_year, 1, 1), date '{{ end }}', interval 1 month)) as month_start
+    ) as m
+),
+
+-- product codes of the trade data form a tree per pair: each code's parent is its longest listed prefix
+codes as (
+    select distinct importer_iso3, exporter_iso3, product_code, code_length from trade
+),
+
+code_parents as (
+    select c.*, p.product_code as parent_code
+    from codes as c
+    left join codes as p
+        on p.importer_iso3 = c.importer_iso3 and p.exporter_iso3 = c.exporter_iso3
+       and p.code_length < c.code_length and starts_with(c.product_code, p.product_code)
+    qualify row_number() over (partition by c.importer_iso3, c.exporter_iso3, c.product_code
+                               order by p.code_length desc nulls last) = 1
+),
+
+-- trade units: each code's value minus its listed children (the residual), so units never double count
+values_by_code as (
+    select importer_iso3, exporter_iso3, period_kind, period_start, year, month, product_code,
+           sum(imports_usd) as imports_usd, bool_or(is_sample) as is_sample
+    from trade group by all
+),
+
+unit_values as (
+    select
+        v.importer_iso3, v.exporter_iso3, v.period_kind, v.period_start, v.year, v.month, v.product_code,
+        greatest(v.imports_usd - coalesce(sum(ch.imports_usd), 0), 0) as unit_usd,
+        v.is_sample
+    from values_by_code as v
+    left join code_parents as cp
+        on cp.importer_iso3 = v.importer_iso3 and cp.exporter_iso3 = v.exporter_iso3 and cp.parent_code = v.product_code
+    left join values_by_code as ch
+        on ch.importer_iso3 = v.importer_iso3 and ch.exporter_iso3 = v.exporter_iso3 and ch.product_code = cp.product_code
+       and ch.period_kind = v.period_kind and ch.period_start = v.period_start
+    group by v.importer_iso3, v.exporter_iso3, v.period_kind, v.period_start, v.year, v.month, v.product_code,
+             v.imports_usd, v.is_sample
+),
+
+base_values as (
+    -- base-year imports of each unit: the annual figure, else the sum of the year's months
+    select
+        u.importer_iso3, u.exporter_iso3, u.product_code,
+        coalesce(max(u.unit_usd) filter (where u.period_kind = 'year'),
+                 sum(u.unit_usd) filter (where u.period_kind = 'month')) as base_usd,
+        bool_or(u.is_sample) as is_sample
+    from unit_values as u
+    join base_years as b using (importer_iso3, exporter_iso3)
+    where u.year = b.base_year
+    group by all
+),
+
+-- every HS6 line of the schedule belongs to the unit of its longest listed prefix
+hs6_units as (
+    select s.importer_iso3, s.exporter_iso3, s.hs6, c.product_code
+    from (select distinct importer_iso3, exporter_iso3, hs6 from schedule) as s
+    join codes as c
+        on c.importer_iso3 = s.importer_iso3 and c.exporter_iso3 = s.exporter_iso3
+       and starts_with(s.hs6, c.product_code)
+    qualify row_number() over (partition by s.importer_iso3, s.exporter_iso3, s.hs6 order by c.code_length desc) = 1
+),
+
+-- additional duty per HS6 and month, day-weighted over the schedule intervals in the month
+line_months as (
+    select
+        s.importer_iso3, s.exporter_iso3, s.hs6, m.month_start, m.days_in_month,
+        least(s.valid_to, m.month_end) - greatest(s.valid_from, m.month_start) + 1 as days,
+        coalesce(s.effective_rate_pct - s.mfn_rate_pct, s.additional_rate_pct) as extra_general_pct,
+        coalesce(s.effective_rate_usmca_qualifying_pct - coalesce(s.preferential_rate_pct, s.mfn_rate_pct),
+                 s.additional_rate_pct) as extra_qualifying_pct,
+        s.measure_ids,
+        s.has_expected_measure,
+        s.is_sample
+    from schedule as s
+    join months as m
+        on m.importer_iso3 = s.importer_iso3 and m.exporter_iso3 = s.exporter_iso3
+       and s.valid_from <= m.month_end and s.valid_to >= m.month_start
+),
+
+line_rates as (
+    select
+        l.*,
+        case when l.importer_iso3 in ('USA', 'CAN', 'MEX') and l.exporter_iso3 in ('USA', 'CAN', 'MEX')
+             then (1 - {{ usmca_share }}) * l.extra_general_pct + {{ usmca_share }} * l.extra_qualifying_pct
+             else l.extra_general_pct end as extra_pct
+    from line_months as l
+),
+
+unit_months as (
+    -- simple average over the unit's HS6 lines (exact for a subheading unit)
+    select
+        h.importer_iso3, h.exporter_iso3, h.product_code, r.month_start,
+        sum(r.extra_pct * r.days) / sum(r.days) as extra_pct,
+        sum(case when r.extra_pct > 0 then r.days else 0 end) / sum(r.days) as covered_share,
+        list_sort(list_distinct(flatten(list(string_split(coalesce(r.measure_ids, ''), ';'))))) as measure_list,
+        bool_or(r.has_expected_measure and r.extra_pct <> 0) as has_expected
+    from line_rates as r
+    join hs6_units as h using (importer_iso3, exporter_iso3, hs6)
+    group by all
+),
+
+unit_grid as (
+    select
+        m.importer_iso3, m.exporter_iso3, m.base_year, m.month_start, c.product_code, c.code_length,
+        left(c.product_code, 2) as hs_chapter,
+        coalesce(b.base_usd, 0) / 12.0 as base_month_usd,
+        coalesce(um.extra_pct, 0) as extra_pct,
+        coalesce(um.covered_share, 0) as covered_share,
+        coalesce(um.measure_list, []) as measure_list,
+        coalesce(um.has_expected, false) as has_expected,
+        mv.unit_usd as actual_month_usd,
+        av.unit_usd / 12.0 as actual_year_avg_usd,
+        coalesce(b.is_sample, false) or coalesce(mv.is_sample, false) or coalesce(av.is_sample, false) as is_sample
+    from months as m
+    join codes as c using (importer_iso3, exporter_iso3)
+    left join base_values as b using (importer_iso3, exporter_iso3, product_code)
+    left join unit_months as um using (importer_iso3, exporter_iso3, product_code, month_start)
+    left join unit_values as mv
+        on mv.importer_iso3 = m.importer_iso3 and mv.exporter_iso3 = m.exporter_iso3
+       and mv.product_code = c.product_code and mv.period_kind = 'month' and mv.period_start = m.month_start
+    left join unit_values as av
+        on av.importer_iso3 = m.importer_iso3 and av.exporter_iso3 = m.exporter_iso3
+       and av.product_code = c.product_code and av.period_kind = 'year' and av.year = year(m.month_start)
+),
+
+-- the same month aggregated three ways: pair total, HS chapter, and each listed product with its subtree
+levels as (
+    select g.*, 'ALL' as hs_code, 'all' as hs_level from unit_grid as g
+    union all
+    select g.*, g.hs_chapter, 'chapter' from unit_grid as g
+    union all
+    select g.*, c.product_code, case c.code_length when 4 then 'heading' else 'subheading' end
+    from unit_grid as g
+    join codes as c
+        on c.importer_iso3 = g.importer_iso3 and c.exporter_iso3 = g.exporter_iso3
+       and c.code_length > 2 and starts_with(g.product_code, c.product_code)
+),
+
+monthly_basis as (
+    -- actual trade: the month's figure where the trade data has months, else the year's monthly average
+    select importer_iso3, exporter_iso3, month_start,
+           bool_or(actual_month_usd is not null) as has_monthly
+    from unit_grid group by all
+),
+
+aggregated as (
+    select
+        l.importer_iso3, l.exporter_iso3, l.month_start, l.hs_code, l.hs_level, l.base_year, mb.has_monthly,
+        sum(l.base_month_usd) as base_trade_usd,
+        sum(l.base_month_usd * l.covered_share) as covered_base_trade_usd,
+        sum(l.base_month_usd * l.extra_pct / 100.0) as estimated_duty_usd,
+        case when mb.has_monthly then sum(coalesce(l.actual_month_usd, 0))
+             else sum(l.actual_year_avg_usd) end as actual_trade_usd,
+        case when mb.has_monthly then sum(coalesce(l.actual_month_usd, 0) * l.covered_share)
+             else sum(l.actual_year_avg_usd * l.covered_share) end as actual_covered_trade_usd,
+        case when mb.has_monthly then 'month' when count(l.actual_year_avg_usd) > 0 then 'year_average' end as actual_trade_basis,
+        list_sort(list_distinct(flatten(list(l.measure_list) filter (where l.covered_share > 0)))) as measures,
+        bool_or(l.has_expected) as has_expected_measure,
+        bool_or(l.is_sample) as is_sample
+    from levels as l
+    join monthly_basis as mb using (importer_iso3, exporter_iso3, month_start)
+    group by l.importer_iso3, l.exporter_iso3, l.month_start, l.hs_code, l.hs_level, l.base_year, mb.has_monthly
+)
+
+select
+    cast(importer_iso3 as varchar) as importer_iso3,
+    cast(exporter_iso3 as varchar) as exporter_iso3,
+    cast(month_start as date) as month,
+    cast(hs_code as varchar) as hs_code,
+    cast(hs_level as varchar) as hs_level,
+    cast(base_year as integer) as base_year,
+    cast(base_trade_usd as double) as base_trade_usd,
+    cast(covered_base_trade_usd as double) as covered_base_trade_usd,
+    cast(100.0 * covered_base_trade_usd / nullif(base_trade_usd, 0) as double) as covered_share_pct,
+    cast(100.0 * estimated_duty_usd / nullif(base_trade_usd, 0) as double) as avg_additional_tariff_pct,
+    cast(100.0 * estimated_duty_usd / nullif(covered_base_trade_usd, 0) as double) as avg_additional_tariff_covered_pct,
+    cast(estimated_duty_usd as double) as estimated_duty_usd,
+    cast(actual_trade_usd as double) as actual_trade_usd,
+    cast(actual_covered_trade_usd as double) as actual_covered_trade_usd,
+    cast(actual_trade_basis as varchar) as actual_trade_basis,
+    cast(nullif(array_to_string(list_filter(measures, lambda x: x <> ''), ';'), '') as varchar) as measure_ids,
+    cast(coalesce(has_expected_measure, false) as boolean) as has_expected_measure,
+    cast(coalesce(is_sample, false) as boolean) as is_sample
+from aggregated
