@@ -117,15 +117,16 @@ def gdelt_server():
 
 
 @pytest.fixture
-def env(tmp_path, gdelt_server):
-    """Config pointing gdelt_events at the local server, a fresh warehouse, and a run helper."""
+def env(tmp_path, gdelt_server, request):
+    """Config pointing gdelt_events at the local server, a fresh warehouse, and a run helper
+    (indirect parameter: extra [sources.gdelt_events] lines)."""
     cfg_path = tmp_path / "bilateral.toml"
     cfg_path.write_text(
         '[countries]\nfocus = ["CAN", "CHN", "USA"]\n[warehouse]\n'
         f'dir = "{tmp_path / "wh"}"\n'
         f'[sources.gdelt_events]\nbase_url = "{gdelt_server.base_url}"\n'
         'timeout_seconds = 2\nmax_retries = 0\nbackoff_seconds = 0\nmin_interval_seconds = 0\n'
-        'tail_bytes = 400\nmax_file_attempts = 3\n')
+        'tail_bytes = 400\nmax_file_attempts = 3\n' + getattr(request, "param", ""))
     config = load_config(cfg_path, environ={})
     db = tmp_path / "wh" / "bilateral.duckdb"
     ensure_schemas(db)
@@ -325,3 +326,19 @@ def test_manifest_parsing_selects_by_suffix_and_reports_cut_lines():
     assert [e.ts for e in tview.entries] == ["20161013143000"]
     partial = parse_manifest(text, ".export.CSV.zip", partial_first_line=True)
     assert partial.entries == []
+
+
+@pytest.mark.parametrize("env", ["max_files_per_run = 2\n"], indirect=True)
+def test_a_capped_run_leaves_the_rest_for_the_next_one(env):
+    run, query, server, db = env
+    ts = ["20250312140000", "20250312141500", "20250312143000"]
+    zips = {t: make_zip(t, [event_row(int(t[-4:]), "CAN", "CHN", t)]) for t in ts}
+    lines = [manifest_line(t, z) for t, z in zips.items()]
+    server.files = {"masterfilelist.txt": ("\n".join(lines) + "\n").encode(), "lastupdate.txt": (lines[-1] + "\n").encode(),
+                    **{f"{t}.export.CSV.zip": z for t, z in zips.items()}}
+    results, _ = run()
+    assert results[0].state_updates["watermark:export"] == ts[1]
+    assert "loading the oldest 2" in " ".join(results[0].notes)
+    results, _ = run()
+    assert results[0].state_updates["watermark:export"] == ts[2]
+    assert query("select DATEADDED from raw.gdelt_event order by 1") == [(t,) for t in ts]

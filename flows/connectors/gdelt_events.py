@@ -283,7 +283,9 @@ class GdeltEventsConnector(Connector):
             ts = key.rsplit(":", 1)[-1]
             if ts not in listed and info.get("md5"):
                 retries.append(ManifestEntry(ts=ts, size=int(info["size"]), md5=info["md5"], url=info["url"]))
-        candidates = [e.ts for e in new] + [ts for ts, _ in view.bad_lines if ts and (watermark is None or ts > watermark)]
+        limit = new[-1].ts if len(new) == cap and new else None  # capped: do not jump past the files left for later
+        candidates = [e.ts for e in new] + [ts for ts, _ in view.bad_lines
+                                            if ts and (watermark is None or ts > watermark) and (limit is None or ts <= limit)]
         new_watermark = max(candidates) if candidates else None
         if new_watermark and watermark and new_watermark <= watermark:
             new_watermark = None
