@@ -21,7 +21,6 @@ from typing import Iterator
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from flows import loading, publish as publishing, transform, validation, warehouse
 from flows.config import Config, load_config
@@ -101,7 +100,7 @@ def _only_network_failures(task, task_run, state) -> bool:
 
 
 @task(name="extract", task_run_name="extract-{source}-{period}", cache_policy=NO_CACHE, retries=2,
-      retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5,
+      retry_delay_seconds=[10, 20], retry_jitter_factor=0.5,
       retry_condition_fn=_only_network_failures)
 def extract_source_period(config: Config, source: str, period: str, partitions: list[Partition], run_id: str,
                           run_date: date, mode: str, replay_dir: str | None, state: dict[str, str],
@@ -219,8 +218,12 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             for p in planner.partitions():
                 by_period[p.period].append(p)
             summary.source_status[source] = "ok"
+            # Prefect retries the whole source x period when the network stays down past the HTTP
+            # client's own retries; delays scale with the source's backoff (10x, 20x backoff_seconds).
+            extract = extract_source_period.with_options(
+                retry_delay_seconds=[src.backoff_seconds * 5 * 2 ** i for i in range(1, 3)])
             for period, parts in by_period.items():
-                futures.append((source, period, extract_source_period.submit(
+                futures.append((source, period, extract.submit(
                     config, source, period, parts, run_id, run_date, mode, replay_dir, state, full_refresh, backfill)))
         results: list[ExtractResult] = []
         for source, period, fut in futures:
@@ -263,6 +266,9 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
         if failed_sources:
             details = "; ".join(e for s in failed_sources for e in summary.source_errors.get(s, [])[:3])
             source_problem = f"source(s) {failed_sources} failed: {details}"
+
+        if failed_sources and len(failed_sources) == len(selected):
+            return _finish(summary, steps, "failed", f"{source_problem}; nothing to transform, nothing published", db)
 
         t0 = time.perf_counter()
         dbt_report = transform.build(db, run_id)

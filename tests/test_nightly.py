@@ -98,10 +98,14 @@ def test_broken_sample_fails_validation_and_leaves_published_file_byte_identical
 
 def test_unreachable_source_fails_the_run_without_publishing(prefect_harness, write_config, tmp_path):
     cfg = write_config({"sources.worldbank.base_url": "http://127.0.0.1:9/v2", "sources.worldbank.max_retries": 0,
-                        "sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS"], "sources.worldbank.timeout_seconds": 1.0})
+                        "sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS"], "sources.worldbank.timeout_seconds": 1.0,
+                        "sources.worldbank.backoff_seconds": 0.0})
     with pytest.raises(RunFailed) as err:
         nightly(mode="live", sources=["worldbank"], config_path=str(cfg), run_date=date(2026, 11, 28))
     s = err.value.summary
+    with duckdb.connect(str(tmp_path / "warehouse" / "bilateral.duckdb"), read_only=True) as con:
+        attempts = con.execute("select count(*) from audit.landed_files").fetchone()[0]
+    assert attempts == 0, "nothing answered, nothing landed"
     assert s.source_status == {"worldbank": "failed"}, "only the selected source ran: tests never reach the internet"
     assert s.message.startswith("source(s) ['worldbank'] failed") and "127.0.0.1:9" in s.message and not s.published
     assert not (tmp_path / "warehouse" / "published" / "bilateral.duckdb").exists()
