@@ -127,3 +127,20 @@ def test_each_dbt_node_and_step_shows_up_in_prefect(sample_run):
     assert {"load", "validate", "publish"} <= {n.rsplit("-", 1)[0] for n in names} | names
     assert any("country_indicators_annual" in n for n in names), "each dbt model is a task run"
     assert any(a.key == "nightly-summary" and sample_run.summary.run_id in (a.data or "") for a in artifacts)
+
+
+def test_one_failing_source_does_not_stop_the_others_and_publishing_is_configurable(sample_run, clone_warehouse, tmp_path):
+    import shutil
+
+    run = clone_warehouse(sample_run)
+    [sample_dir] = [p for p in (run.warehouse_dir / "sample").iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
+    replay = tmp_path / "without_worldbank"
+    shutil.copytree(sample_dir, replay, ignore=shutil.ignore_patterns("worldbank"))
+    summary = nightly(mode="replay", replay_dir=str(replay), config_path=str(run.config_path),
+                      overrides=["warehouse.publish_on_source_failure=true"])
+    assert summary.status == "partial" and summary.source_status["worldbank"] == "failed"
+    assert "holds no response" in " ".join(summary.source_errors["worldbank"])
+    others = {s: st for s, st in summary.source_status.items() if s != "worldbank"}
+    assert all(st == "ok" for st in others.values())
+    assert all(summary.files_landed.get(s, 0) > 0 for s in others), "the other sources still ran"
+    assert summary.published or summary.publish_unchanged
