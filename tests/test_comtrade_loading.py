@@ -70,7 +70,7 @@ def _bad_docs() -> dict[str, tuple[bytes, list[str]]]:
         "non_numeric": (variant(lambda d: d["data"][2].update(primaryValue="6.1e9 USD")),
                         ["record 3", "primaryValue", "expected a number"]),
         "missing_field": (variant(lambda d: [d["data"][0].pop("cmdCode"), d["data"][3].pop("cmdCode")]),
-                          ["record 1", "record 4", "cmdCode: missing"]),
+                          ["record 1", "record 4", "cmdCode: missing or null"]),
         "changed_schema": (json.dumps({"elapsedTime": "0.1 secs", "count": 4, "records": doc["data"]}).encode(),
                            ["changed schema", "records"]),
         "bad_refmonth": (variant(lambda d: d["data"][0].update(refMonth=13)), ["record 1", "refMonth", "13"]),

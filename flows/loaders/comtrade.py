@@ -39,11 +39,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 NUMERIC_OR_NULL = ("cifvalue", "fobvalue", "qty", "altQty", "netWgt", "grossWgt")
 FLOW_CODES = ("M", "X", "RM", "RX", "DX", "FM", "MIP", "MOP", "XIP", "XOP")
 
-_ROWS = """
-    with doc as (select content::json as j from read_text({file})),
-    records as (select unnest(from_json(j -> '$.data', '["json"]')) as r,
-                       generate_subscripts(from_json(j -> '$.data', '["json"]'), 1) as n from doc)
-"""
 _STRUCT = "{" + ", ".join(f'"{k}": "{v}"' for k, v in FIELDS.items()) + "}"
 
 
@@ -66,11 +61,11 @@ _JSON_STRUCT = "{" + ", ".join(f'"{k}": "JSON"' for k in _CHECKED) + "}"
 def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
     ok = ", ".join(f"'{t}'" for t in allowed)
     want = {"VARCHAR": "a string"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
-    missing = f"not list_contains(keys, '{field}')"
-    bad = f"json_type(j.{field}) not in ({ok})" if nullable else f"coalesce(json_type(j.{field}), 'NULL') not in ({ok})"
-    return (f"case when {missing} then 'field {field}: missing' when {bad} then "
-            f"'field {field}: expected {want}{' or null' if nullable else ''}, got ' || coalesce(json_type(j.{field}), 'NULL') "
-            f"|| ' ' || coalesce(left(j.{field}::varchar, 40), '') end")
+    if nullable:
+        return (f"case when json_type(j.{field}) not in ({ok}) then 'field {field}: expected {want} or null, got ' "
+                f"|| json_type(j.{field}) || ' ' || left(j.{field}::varchar, 40) end")
+    return (f"case when j.{field} is null then 'field {field}: missing or null' when json_type(j.{field}) not in ({ok}) "
+            f"then 'field {field}: expected {want}, got ' || json_type(j.{field}) || ' ' || left(j.{field}::varchar, 40) end")
 
 
 _TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
@@ -90,13 +85,25 @@ _DOMAIN_EXPRS = [
     f"case when v.partner2Code not in ({_KNOWN}) then 'field partner2Code: unknown Comtrade code ' || v.partner2Code end",
 ]
 
+# One parse of the whole document into typed records (and, for the checks, per-field JSON values).
+_TYPED = f"""
+    with doc as (select content::json as j from read_text({{file}})),
+    parsed as (select from_json(j -> '$.data', '[{_STRUCT}]') as vs from doc),
+    records as (select unnest(range(1, len(vs) + 1)) as n, unnest(vs) as v from parsed)
+"""
+_CHECKED_RECORDS = f"""
+    with doc as (select content::json as j from read_text({{file}})),
+    parsed as (select from_json(j -> '$.data', '[{_JSON_STRUCT}]') as js, from_json(j -> '$.data', '[{_STRUCT}]') as vs
+               from doc),
+    records as (select unnest(range(1, len(vs) + 1)) as n, unnest(js) as j, unnest(vs) as v from parsed)
+"""
+
 COMTRADE_RECORD = LoadSpec(
     kind="comtrade_record",
     raw_table="comtrade_record",
     columns={"record_no": "INTEGER", **FIELDS},
-    select_sql=_ROWS + f"""
-    , typed as (select n, from_json(r, '{_STRUCT}') as s from records)
-    select n as record_no, s.* from typed
+    select_sql=_TYPED + """
+    select n as record_no, v.* from records
     """,
     checks=(
         # changed schema: the envelope
@@ -106,15 +113,13 @@ COMTRADE_RECORD = LoadSpec(
                   || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
         from doc where json_type(j -> '$.data') is distinct from 'ARRAY'
         """,
-        # per record, one parse: missing fields, wrong JSON types (non-numeric values), values out of
-        # their domain, codes not in the reference lists
-        _ROWS + f"""
-        , parsed as (select n, json_keys(r) as keys, from_json(r, '{_JSON_STRUCT}') as j, from_json(r, '{_STRUCT}') as v
-                     from records),
-        problems as (
+        # per record: missing fields, wrong JSON types (non-numeric values), values out of their
+        # domain, codes not in the reference lists
+        _CHECKED_RECORDS + f"""
+        , problems as (
             select n, concat_ws('; ', {', '.join(_TYPE_EXPRS)}) as type_problems,
                    concat_ws('; ', {', '.join(_DOMAIN_EXPRS)}) as domain_problems
-            from parsed)
+            from records)
         select n, case when type_problems <> '' then type_problems else domain_problems end
         from problems where type_problems <> '' or domain_problems <> '' order by n
         """,
