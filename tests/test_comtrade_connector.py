@@ -281,3 +281,19 @@ def test_incremental_refetches_revisable_and_never_loaded_periods_only(write_con
     back = _connector(cfg, run_date=date(2025, 6, 15), state=state, backfill=(date(2010, 1, 1), date(2011, 12, 31)))
     assert sorted(p.key for p in back.partitions() if p.key.startswith("A-")) == [
         "A-2010-CAN", "A-2010-CHN", "A-2011-CAN", "A-2011-CHN"]
+
+
+def test_reference_lists_can_be_refreshed_from_the_api(write_config, http_server, tmp_path):
+    reporters = Path("/work/main/flows/reference/comtrade/Reporters.json").read_bytes()
+    http_server.respond((200, JSON, reporters), (404, {"Content-Type": "text/plain"}, b"not found"),
+                        (200, JSON, b'{"results": [{"id": "TOTAL"}]}'))
+    conn = _connector(_config(write_config, http_server.base_url, refresh_reference=True))
+    part = conn.partitions()[0]
+    assert part.key == "reference"
+    result = conn.extract(part, Lander(tmp_path / "l", "comtrade", "d", "r"))
+    assert [r["path"] for r in http_server.requests] == [
+        "/files/v1/app/reference/Reporters.json", "/files/v1/app/reference/partnerAreas.json",
+        "/files/v1/app/reference/HS.json"]
+    assert result.ok and [f.kind for f in result.files] == ["", "", ""]
+    assert [f.status for f in result.files] == ["landed", "rejected", "landed"]
+    assert "255 entries" in result.notes[0] and "could not be refreshed" in result.notes[1]

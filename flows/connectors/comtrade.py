@@ -59,6 +59,8 @@ DEFAULT_PRODUCTS = [
     "0203",  # pork (China +25%, 2025-03-20)
     "030612", "030614", "030632", "030633",  # lobsters and crabs (China +25%, 2025-03-20)
 ]
+#: Comtrade's static reference lists (no key), refreshed on request into the landing zone
+REFERENCE_FILES = ("Reporters.json", "partnerAreas.json", "HS.json")
 _QUOTA_RE = re.compile(r"replenished in (\d+):(\d{2}):(\d{2})")
 #: (base_url, run date) -> the answer that stopped the source tonight (quota exhausted, key refused).
 #: Process-wide: the flow builds a connector per source x period task, all of them must stop.
@@ -108,6 +110,7 @@ class ComtradeConnector(Connector):
         "revision_months": (int, 6),
         "max_records": (int, 100000),
         "max_url_length": (int, 4000),
+        "refresh_reference": (bool, False),
     }
     secret_params = ("subscription-key",)
 
@@ -202,6 +205,8 @@ class ComtradeConnector(Connector):
 
     def partitions(self) -> list[Partition]:
         parts: list[Partition] = []
+        if self.source.options["refresh_reference"]:
+            parts.append(Partition(self.name, "reference", "reference", {"reference": list(REFERENCE_FILES)}))
         for freq in self.source.options["freqs"]:
             by_year: dict[int, list[str]] = {}
             for p in self._wanted_periods(freq):
@@ -286,6 +291,8 @@ class ComtradeConnector(Connector):
             raise ApiErrorBody(self.name, self.source.base_url, "api_mode is 'keyed' but no API key is set",
                                f"set {self.source.api_key_env or 'COMTRADE_API_KEY'} or use api_mode = 'auto'")
         result = ExtractResult(self.name, partition.key, partition.period)
+        if "reference" in partition.params:
+            return self._refresh_reference(partition, lander, result)
         with_data: set[str] = set()
         queue = list(self.plan(partition))
         while queue:
@@ -323,6 +330,25 @@ class ComtradeConnector(Connector):
         loaded = set(partition.params.get("loaded", [])) | (with_data & set(partition.params["periods"]))
         if with_data:
             result.state_updates[partition.params["state_key"]] = ",".join(sorted(loaded))
+        return result
+
+    def _refresh_reference(self, partition: Partition, lander: Lander, result: ExtractResult) -> ExtractResult:
+        """Fetch Comtrade's reference lists and land them for inspection (kind "": not loaded). bilateral
+        keeps using flows/reference/comtrade/ until someone reviews and copies a new list there."""
+        for name in partition.params["reference"]:
+            resp = self.client.get(self.client.url(f"files/v1/app/reference/{name}"))
+            landed = lander.land(resp, "")
+            result.files.append(landed)
+            try:
+                doc = json.loads(resp.body.decode("utf-8-sig")) if resp.status == 200 else None
+            except (ValueError, UnicodeDecodeError):
+                doc = None
+            if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+                lander.reject(landed, f"HTTP {resp.status}: not a reference list {{results: [...]}}")
+                result.notes.append(f"reference {name}: could not be refreshed (HTTP {resp.status})")
+                continue
+            result.notes.append(f"reference {name}: {len(doc['results'])} entries landed at {landed.path}; "
+                                f"compare with flows/reference/comtrade/ before adopting")
         return result
 
 
