@@ -124,7 +124,7 @@ def child_bilateral(files_dir: Path, work: Path) -> dict:
     t_load = time.perf_counter() - t0
     server.shutdown()
     csvs = [f.path for r in results for f in r.files if f.kind == "gdelt_event" and f.status == "landed"]
-    return {"files": len(csvs), "rows_in_files": sum(r.records for r in results), "rows_loaded": report.rows_loaded,
+    return {"files": len(csvs), "rows_in_files": sum(r.records for r in results), "rows_loaded": report.rows_by_table.get("gdelt_event", 0),
             "csv_bytes": sum(Path(p).stat().st_size for p in csvs), "extract_s": t_extract, "load_s": t_load,
             "errors": report.errors[:3], "csvs": csvs,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
