@@ -94,3 +94,20 @@ def test_country_pair_monthly_joins_trade_from_trade_balance(sample_run):
          and t.year = 2018
         where c.pair = 'CAN-CHN' and c.month = date '2018-12-01'""")
     assert annual[0] == pytest.approx(annual[1]) and annual[0] > 0
+
+
+def test_country_pair_monthly_joins_tariff_exposure_both_ways(sample_run):
+    rows = sample_run.query("""
+        select c.month, c.tariff_exposure_a_on_b_pct, c.tariff_exposure_b_on_a_pct, ta.avg_additional_tariff_pct,
+               tb.avg_additional_tariff_pct
+        from marts.country_pair_monthly as c
+        left join marts.tariff_exposure as ta on ta.importer_iso3 = 'CAN' and ta.exporter_iso3 = 'CHN'
+             and ta.hs_level = 'all' and ta.month = c.month
+        left join marts.tariff_exposure as tb on tb.importer_iso3 = 'CHN' and tb.exporter_iso3 = 'CAN'
+             and tb.hs_level = 'all' and tb.month = c.month
+        where c.pair = 'CAN-CHN' and c.month in (date '2024-09-01', date '2025-04-01')
+        order by c.month""")
+    assert [(r[1], r[2]) for r in rows] == [(r[3], r[4]) for r in rows]
+    before, after = rows
+    # China's 2025-03-20 retaliation on Canadian canola, peas, pork and seafood shows in 2025-04, not 2024-09
+    assert (before[2] or 0) == 0 and after[2] > 0

@@ -1,7 +1,7 @@
 -- The table a dashboard reads first: one row per undirected pair x month with the relations
 -- index and its inputs, DOC API news volume and tone, monthly bilateral trade (trade_balance:
--- country_a's own report, else country_b's mirrored) and, when that mart exists, tariff exposure
--- (tariff columns are null until marts.tariff_exposure is built). Months: the relations calendar.
+-- country_a's own report, else country_b's mirrored) and tariff exposure both ways (tariff_exposure,
+-- pair level). Months: the relations calendar.
 with relations as (
     select * from {{ ref('relations_monthly') }}
     where direction = 'both'
@@ -11,6 +11,12 @@ trade as (
     select reporter_iso3, partner_iso3, period_start as month, total_trade_usd, balance_usd, total_trade_yoy_pct, is_sample
     from {{ ref('trade_balance') }}
     where period_type = 'monthly'
+),
+
+tariffs as (
+    select importer_iso3, exporter_iso3, month, avg_additional_tariff_pct, covered_share_pct, is_sample
+    from {{ ref('tariff_exposure') }}
+    where hs_level = 'all'
 ),
 
 trade_annual as (
@@ -45,14 +51,19 @@ joined as (
              when tb.total_trade_usd is not null then r.country_b end as trade_reported_by,
         coalesce(ya.total_trade_usd, yb.total_trade_usd) as trade_year_total_usd,
         coalesce(ya.balance_usd, -yb.balance_usd) as trade_year_balance_a_usd,
-        cast(null as double) as tariff_exposure_a_on_b_pct,
-        cast(null as double) as tariff_exposure_b_on_a_pct,
+        xa.avg_additional_tariff_pct as tariff_exposure_a_on_b_pct,
+        xb.avg_additional_tariff_pct as tariff_exposure_b_on_a_pct,
+        xa.covered_share_pct as tariff_covered_share_a_on_b_pct,
+        xb.covered_share_pct as tariff_covered_share_b_on_a_pct,
         r.is_sample or coalesce(ta.is_sample, false) or coalesce(tb.is_sample, false)
-            or coalesce(ya.is_sample, false) or coalesce(yb.is_sample, false) as is_sample
+            or coalesce(ya.is_sample, false) or coalesce(yb.is_sample, false)
+            or coalesce(xa.is_sample, false) or coalesce(xb.is_sample, false) as is_sample
     from relations as r
     left join trade as ta on ta.reporter_iso3 = r.country_a and ta.partner_iso3 = r.country_b and ta.month = r.month
     left join trade as tb on tb.reporter_iso3 = r.country_b and tb.partner_iso3 = r.country_a and tb.month = r.month
     left join trade_annual as ya on ya.reporter_iso3 = r.country_a and ya.partner_iso3 = r.country_b and ya.year = year(r.month)
+    left join tariffs as xa on xa.importer_iso3 = r.country_a and xa.exporter_iso3 = r.country_b and xa.month = r.month
+    left join tariffs as xb on xb.importer_iso3 = r.country_b and xb.exporter_iso3 = r.country_a and xb.month = r.month
     left join trade_annual as yb on yb.reporter_iso3 = r.country_b and yb.partner_iso3 = r.country_a and yb.year = year(r.month)
 )
 
@@ -82,5 +93,7 @@ select
     cast(trade_year_balance_a_usd as double) as trade_year_balance_a_usd,
     cast(tariff_exposure_a_on_b_pct as double) as tariff_exposure_a_on_b_pct,
     cast(tariff_exposure_b_on_a_pct as double) as tariff_exposure_b_on_a_pct,
+    cast(tariff_covered_share_a_on_b_pct as double) as tariff_covered_share_a_on_b_pct,
+    cast(tariff_covered_share_b_on_a_pct as double) as tariff_covered_share_b_on_a_pct,
     cast(is_sample as boolean) as is_sample
 from joined
