@@ -1,0 +1,215 @@
+"""Benchmark: Comtrade load + trade transform (dbt) time and peak memory.
+
+    .venv/bin/python benchmarks/bench_trade.py                 # the bundled sample and a 5M-record history
+    .venv/bin/python benchmarks/bench_trade.py --sample-only
+    .venv/bin/python benchmarks/bench_trade.py --records 1000000 --workdir /tmp/bench
+
+Each phase runs in a fresh child process so its peak RSS (ru_maxrss) is its own. Phases:
+  sample : generate the sample (keyed), replay it through the connector, land (extract) / load
+           (flows.loading.load_results) / dbt build of the trade models and their tests.
+  history: N synthetic Comtrade records in the exact API format (9 reporters x 8 partners x M, X x
+           98 chapters + 13 products, annual 1995.. and monthly 2002..), written as keyed-style answers
+           (one file per reporter x year x frequency), loaded and transformed the same way.
+Not part of the test suite. Prints one line per phase: seconds, rows, peak RSS MB.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+COUNTRIES = ["CAN", "CHN", "USA", "MEX", "JPN", "KOR", "DEU", "FRA", "GBR"]
+DBT_SELECT = "+path:models/marts/trade"
+
+
+def _child(phase: str, workdir: Path, records: int) -> dict:
+    """Run one phase in a child process; returns its JSON report plus its peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--workdir", str(workdir), "--records", str(records)],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {phase} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report["peak_rss_mb_upper_bound"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return report
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dbt(db: Path, workdir: Path) -> tuple[float, bool, str]:
+    env = {**os.environ, "BILATERAL_DUCKDB": str(db), "DBT_LOG_PATH": str(workdir / "dbt_logs"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    t = time.perf_counter()
+    out = subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--select", DBT_SELECT,
+                          "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
+                          "--target-path", str(workdir / "dbt_target")], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    node_seconds = 0.0
+    results = workdir / "dbt_target" / "run_results.json"
+    if results.exists():
+        node_seconds = json.loads(results.read_text()).get("elapsed_time", 0.0)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    tail = "\n".join(out.stdout.splitlines()[-3:])
+    return seconds, out.returncode == 0, f"{tail} | dbt nodes {node_seconds:.1f}s, dbt peak RSS {peak:.0f} MB"
+
+
+def phase_sample(workdir: Path) -> dict:
+    from datetime import date
+
+    from flows.config import load_config
+    from flows.connectors.comtrade import ComtradeConnector
+    from flows.http import HttpClient
+    from flows.landing import Lander
+    from flows.loading import load_results
+    from flows.recording import ReplayTransport
+    from flows.samplegen import comtrade as samplegen
+    from flows.warehouse import ensure_schemas
+
+    cfg = load_config(environ={})
+    run_date = date.today()
+    rec, db = workdir / "sample_rec", workdir / "sample.duckdb"
+    t0 = time.perf_counter()
+    samplegen.generate(cfg, rec, run_date=run_date)
+    t1 = time.perf_counter()
+    src = cfg.sources["comtrade"]
+    conn = ComtradeConnector(cfg, src, HttpClient(src, ReplayTransport(rec), secret_params=ComtradeConnector.secret_params),
+                             run_date)
+    lander = Lander(workdir / "landing", "comtrade", str(run_date), "bench")
+    results = [conn.extract(p, lander) for p in conn.partitions()]
+    t2 = time.perf_counter()
+    ensure_schemas(db)
+    report = load_results(db, "bench", results)
+    t3 = time.perf_counter()
+    load_rss = _rss_mb()
+    dbt_s, ok, msg = _dbt(db, workdir)
+    return {"phase": "sample", "generate_s": round(t1 - t0, 2), "extract_land_s": round(t2 - t1, 2),
+            "load_s": round(t3 - t2, 2), "rows": report.rows_loaded, "files": report.files_loaded,
+            "load_errors": report.errors[:2], "load_peak_rss_mb": round(load_rss), "dbt_s": round(dbt_s, 2),
+            "dbt_ok": ok, "dbt": msg}
+
+
+def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
+    """Write ~``records`` synthetic records as keyed-style answers; returns (path, sha256, rows)."""
+    from flows.connectors.comtrade import DEFAULT_PRODUCTS, HS_CHAPTERS
+    from flows.countries import lookup
+    from flows.samplegen.comtrade import _noise, _record
+
+    cmds = [c for c in HS_CHAPTERS if c != "77"] + DEFAULT_PRODUCTS
+    per_period = len(COUNTRIES) * (len(COUNTRIES) - 1) * 2 * len(cmds)
+    periods: list[tuple[int, int | None]] = [(y, None) for y in range(1995, 2026)]
+    y, m = 2002, 1
+    while len(periods) * per_period < records:
+        periods.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    out_dir = workdir / "history"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # one JSON template per (reporter, partner, flow, cmd): period and value fields filled by string replace
+    templates: dict[tuple, str] = {}
+    for rep in COUNTRIES:
+        for par in COUNTRIES:
+            if par == rep:
+                continue
+            for flow in ("M", "X"):
+                for cmd in cmds:
+                    r = _record(rep, lookup(par).comtrade_code, flow, cmd, 2000, None, 1.0)
+                    r.update(freqCode="@F", refPeriodId=-111, refYear=-222, refMonth=-333, period="@P",
+                             classificationCode="@C", primaryValue=-444.0)
+                    r["cifvalue" if flow == "M" else "fobvalue"] = -444.0
+                    templates[(rep, par, flow, cmd)] = json.dumps(r, separators=(",", ":"))
+    files, written = [], 0
+    by_file: dict[tuple, list[tuple[int, int | None]]] = {}
+    for (yy, mm) in periods:
+        by_file.setdefault((yy, mm is None), []).append((yy, mm))
+    for (yy, annual), plist in sorted(by_file.items()):
+        for rep in COUNTRIES:
+            if written >= records:
+                break
+            parts = []
+            for (py, pm) in plist:
+                period = str(py) if pm is None else f"{py}{pm:02d}"
+                cls = "H4" if py < 2017 else ("H5" if py < 2022 else "H6")
+                for (r_, par, flow, cmd), tpl in templates.items():
+                    if r_ != rep:
+                        continue
+                    value = round(1e6 * (1 + 1000 * _noise(rep, par, flow, cmd)) * (1 if pm is None else 1 / 12), 0)
+                    parts.append(tpl.replace('"@F"', '"A"' if pm is None else '"M"')
+                                 .replace("-111", f"{py}{1 if pm is None else pm:02d}01").replace("-222", str(py))
+                                 .replace("-333", "52" if pm is None else str(pm)).replace('"@P"', f'"{period}"')
+                                 .replace('"@C"', f'"{cls}"').replace("-444.0", f"{value:.1f}"))
+            body = ('{"elapsedTime":"1.00 secs","count":%d,"data":[' % len(parts) + ",".join(parts) + '],"error":""}').encode()
+            path = out_dir / f"{rep}_{yy}_{'A' if annual else 'M'}.json"
+            path.write_bytes(body)
+            files.append((path, hashlib.sha256(body).hexdigest(), len(parts)))
+            written += len(parts)
+    return files
+
+
+def phase_history(workdir: Path, records: int) -> dict:
+    from flows.connectors.base import ExtractResult
+    from flows.landing import LandedFile
+    from flows.loading import load_results
+    from flows.warehouse import ensure_schemas
+
+    db = workdir / "history.duckdb"
+    t0 = time.perf_counter()
+    files = _history_files(workdir, records)
+    t1 = time.perf_counter()
+    results = []
+    for path, sha, n in files:
+        lf = LandedFile(run_id="bench", source="comtrade", kind="comtrade_record", path=str(path), request_url="bench",
+                        http_status=200, bytes=path.stat().st_size, sha256=sha, fetched_at="2026-01-01T00:00:00+00:00",
+                        origin="replay", synthetic=True)
+        results.append(ExtractResult("comtrade", path.stem, path.stem, files=[lf], records=n))
+    ensure_schemas(db)
+    report = load_results(db, "bench", results)
+    t2 = time.perf_counter()
+    load_rss = _rss_mb()
+    size_gb = sum(p.stat().st_size for p, _, _ in files) / 1e9
+    dbt_s, ok, msg = _dbt(db, workdir)
+    return {"phase": "history", "records_written": sum(n for _, _, n in files), "files": len(files),
+            "json_gb": round(size_gb, 2), "generate_s": round(t1 - t0, 1), "load_s": round(t2 - t1, 1),
+            "rows": report.rows_loaded, "load_errors": report.errors[:2], "load_peak_rss_mb": round(load_rss),
+            "dbt_s": round(dbt_s, 1), "dbt_ok": ok, "dbt": msg}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=5_000_000)
+    ap.add_argument("--sample-only", action="store_true")
+    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--phase", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase:  # child process
+        import flows  # noqa: F401 - runtime defaults
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        report = phase_sample(args.workdir) if args.phase == "sample" else phase_history(args.workdir, args.records)
+        print(json.dumps(report))
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_trade_"))
+    try:
+        phases = ["sample"] + ([] if args.sample_only else ["history"])
+        for phase in phases:
+            sub = workdir / phase
+            report = _child(phase, sub, args.records)
+            print(json.dumps(report, indent=1))
+    finally:
+        if not args.keep and not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
