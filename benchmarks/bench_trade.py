@@ -144,7 +144,10 @@ def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
                 for (r_, par, flow, cmd), tpl in templates.items():
                     if r_ != rep:
                         continue
-                    value = round(1e6 * (1 + 1000 * _noise(rep, par, flow, cmd)) * (1 if pm is None else 1 / 12), 0)
+                    chapter_value = 1e6 * (1 + 1000 * _noise(rep, par, flow, cmd[:2])) * (1 if pm is None else 1 / 12)
+                    # headings/subheadings are a share of their chapter (never more: a dbt test checks it)
+                    share = 1.0 if len(cmd) == 2 else 0.3 * _noise(rep, par, flow, cmd)
+                    value = round(chapter_value * share, 0)
                     parts.append(tpl.replace('"@F"', '"A"' if pm is None else '"M"')
                                  .replace("-111", f"{py}{1 if pm is None else pm:02d}01").replace("-222", str(py))
                                  .replace("-333", "52" if pm is None else str(pm)).replace('"@P"', f'"{period}"')
