@@ -105,10 +105,10 @@ select
     cast(mirror_imports_usd as double) as mirror_imports_usd,
     cast(reconciled_exports_usd as double) as reconciled_exports_usd,
     cast(reconciled_imports_usd as double) as reconciled_imports_usd,
-    cast(exports_share_pct as double) as exports_share_pct,
-    cast(imports_share_pct as double) as imports_share_pct,
-    cast(exports_yoy_pct as double) as exports_yoy_pct,
-    cast(imports_yoy_pct as double) as imports_yoy_pct,
+    cast(round(exports_share_pct, 4) as double) as exports_share_pct,
+    cast(round(imports_share_pct, 4) as double) as imports_share_pct,
+    cast(round(exports_yoy_pct, 4) as double) as exports_yoy_pct,
+    cast(round(imports_yoy_pct, 4) as double) as imports_yoy_pct,
     cast(is_yoy_outlier as boolean) as is_yoy_outlier,
     cast(is_sample as boolean) as is_sample
 from final
