@@ -41,7 +41,7 @@ joined as (
         -- Comtrade's own codes that are not M49 (source-formats.md section 0); 490 has no M49 code
         case coalesce(r.reporter_code, p.comtrade_code)
             when 842 then 840 when 251 then 250 when 699 then 356 when 757 then 756
-            when 579 then 578 when 381 then 380 when 490 then null
+            when 579 then 578 when 381 then 380 when 490 then null when 0 then 1
             else coalesce(r.reporter_code, p.comtrade_code)
         end as m49_code,
         coalesce(r.reporter_desc, p.name) as country_name,
