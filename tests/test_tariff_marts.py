@@ -102,7 +102,7 @@ covering as (
 ),
 base_year as (select year(min(effective_date)) - 1 as y from rows_),
 days as (
-    select unnest(generate_series(make_date((select y from base_year), 1, 1), date '2026-12-31', interval 1 day))::date as d
+    select unnest(generate_series(make_date((select y from base_year), 1, 1), (select max(valid_to) from marts.tariff_schedule), interval 1 day))::date as d
 ),
 mfn as (
     select d.d, (select w.rate_pct from staging.stg_wits__tariff_lines as w, params as p

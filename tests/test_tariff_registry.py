@@ -3,22 +3,22 @@ overlap within a measure) stops the dbt build before anything downstream, naming
 the GX registry suite reports the same rows. Runs dbt on a copy of the project (registry models only)."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flows.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
 
-DBT = Path(sys.executable).parent / "dbt"
 SELECT = ["tariff_measures_registry", "comtrade_hs_codes", "comtrade_hs_sections", "dim_product",
           "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
           "int_tariffs__registry_tokens", "int_tariffs__registry_hs6", "int_tariffs__registry_problems",
-          "int_tariffs__registry"]
+          "int_tariffs__registry", "tariff_measures_registry_snapshot"]
 
 
 def _registry_rows() -> tuple[list[str], list[dict]]:
@@ -37,9 +37,10 @@ def _good_row(**over) -> dict:
     return row
 
 
-def _run_registry(tmp_path: Path, extra_rows: list[dict]) -> tuple[subprocess.CompletedProcess, Path]:
+def _run_registry(tmp_path: Path, extra_rows: list[dict], edit=None) -> tuple[subprocess.CompletedProcess, Path]:
     # a minimal copy of the project: the registry's seeds and models only (parsing stays fast)
     project = tmp_path / "dbt_project"
+    shutil.rmtree(project, ignore_errors=True)
     for name in ("dbt_project.yml", "profiles.yml"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(DBT_PROJECT_DIR / name, project / name)
@@ -52,18 +53,38 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict]) -> tuple[subprocess.Co
     (project / "models/marts/trade").mkdir(parents=True)
     shutil.copy(DBT_PROJECT_DIR / "models/marts/trade/dim_product.sql", project / "models/marts/trade/dim_product.sql")
     (project / "models/intermediate/tariffs").mkdir(parents=True)
-    for model in SELECT[5:]:
+    shutil.copytree(DBT_PROJECT_DIR / "snapshots", project / "snapshots")
+    for model in SELECT[5:-1]:
         shutil.copy(DBT_PROJECT_DIR / "models/intermediate/tariffs" / f"{model}.sql",
                     project / "models/intermediate/tariffs" / f"{model}.sql")
     fields, rows = _registry_rows()
+    if edit:
+        rows = [edit(dict(r)) for r in rows]
     with (project / "seeds" / "tariff_measures_registry.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows + extra_rows)
     db = tmp_path / "registry.duckdb"
-    env = {**os.environ, "BILATERAL_DUCKDB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run([str(DBT), "build", "--project-dir", str(project), "--profiles-dir", str(project),
-                           "--select", *SELECT], capture_output=True, text=True, env=env, timeout=300)
+    # dbt in-process (as flows/transform.py runs it outside Prefect): no interpreter start per run
+    from dbt.adapters.duckdb import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    saved = os.environ.get("BILATERAL_DUCKDB")
+    os.environ["BILATERAL_DUCKDB"] = str(db)
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            result = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
+                                        "--target-path", str(project / "target"), "--log-path", str(project / "logs"),
+                                        "--select", *SELECT])
+    finally:
+        DuckDBConnectionManager.close_all_connections()
+        if saved is None:
+            os.environ.pop("BILATERAL_DUCKDB", None)
+        else:
+            os.environ["BILATERAL_DUCKDB"] = saved
+    messages = [str(getattr(r, "message", "") or "") for r in (getattr(result, "result", None) or [])]
+    proc = subprocess.CompletedProcess([], 0 if result.success else 1, buffer.getvalue() + "\n".join(messages), "")
     return proc, db
 
 
@@ -107,7 +128,7 @@ def test_bad_registry_rows_stop_the_build_naming_row_and_field(tmp_path):
     assert "expect_column_values_to_not_be_null:source_publisher" in failed
 
 
-def test_the_shipped_registry_passes_and_expected_rows_keep_their_mark(tmp_path):
+def test_shipped_registry_passes_and_snapshot_keeps_corrected_rows(tmp_path):
     proc, db = _run_registry(tmp_path, [])
     assert proc.returncode == 0, proc.stdout[-3000:]
     import duckdb
@@ -122,3 +143,22 @@ def test_the_shipped_registry_passes_and_expected_rows_keep_their_mark(tmp_path)
     _, rows = _registry_rows()
     assert expected == {r["row_id"]: r["effective_date"] == "" for r in rows if r["confidence"] == "E"}
     assert expected["CAN-CHN-EV-TRQ-1"] is True and expected["CHN-CAN-2026-DEAL-1"] is False
+
+    # a corrected row: the snapshot keeps the version past reports used
+    def correct(row):
+        if row["row_id"] == "CHN-CAN-2026-DEAL-1":
+            row["rate_pct"], row["notes"] = "14.5", "corrected"
+        return row
+
+    proc, db = _run_registry(tmp_path, [], edit=correct)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        versions = con.execute("select rate_pct, dbt_valid_to is null from snapshots.tariff_measures_registry_snapshot "
+                               "where row_id = 'CHN-CAN-2026-DEAL-1' order by dbt_valid_from").fetchall()
+        others = con.execute("select count(*) from snapshots.tariff_measures_registry_snapshot "
+                             "where row_id <> 'CHN-CAN-2026-DEAL-1' and dbt_valid_to is not null").fetchone()[0]
+    finally:
+        con.close()
+    original = float(next(r for r in rows if r["row_id"] == "CHN-CAN-2026-DEAL-1")["rate_pct"])
+    assert versions == [(original, False), (14.5, True)] and others == 0

@@ -5,8 +5,8 @@
 -- weights (Yale Budget Lab style, anchors.md B7). Definitions: docs/sources/tariffs.md and the
 -- column descriptions.
 {% set base_year_var = var('tariff_exposure_base_year', none) %}
-{% set usmca_share = var('tariff_usmca_qualifying_share', 0.0) %}
-{% set end = var('tariff_schedule_end', '2026-12-31') %}
+{% set usmca_share = var('tariff_usmca_qualifying_share', none) or 0.0 %}
+{% set end = var('tariff_schedule_end', none) or (modules.datetime.date.today().year ~ '-12-31') %}
 with trade as (
     select * from {{ ref('int_tariffs__trade') }}
 ),

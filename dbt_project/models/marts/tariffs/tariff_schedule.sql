@@ -3,8 +3,8 @@
 -- rules (docs/sources/tariffs.md). Intervals are cut at 1 January of every year with WITS data and
 -- at every effective date and day after an end date, so a measure is either in force for a whole
 -- interval or not at all. Query any date with: where d between valid_from and valid_to.
-{% set start = var('tariff_schedule_start', '2015-01-01') %}
-{% set end = var('tariff_schedule_end', '2026-12-31') %}
+{% set start = var('tariff_schedule_start', none) or '2015-01-01' %}
+{% set end = var('tariff_schedule_end', none) or (modules.datetime.date.today().year ~ '-12-31') %}
 with pairs as (
     select * from {{ ref('int_tariffs__pairs') }}
 ),
