@@ -156,3 +156,11 @@ def test_parse_doc_response_shapes(body, ctype, status, expect):
         assert expect in str(exc.value)
     else:
         assert parse_doc_response(resp) == expect
+
+
+def test_backfill_has_no_doc_partitions(tmp_path):
+    config = load_config(environ={})
+    src = config.sources["gdelt_doc"]
+    assert len(GdeltDocConnector(config, src, None, date(2026, 11, 28)).partitions()) == len(config.pairs)
+    assert GdeltDocConnector(config, src, None, date(2026, 11, 28),
+                             backfill=(date(2019, 1, 1), date(2019, 2, 1))).partitions() == []

@@ -56,6 +56,8 @@ class GdeltDocConnector(Connector):
     }
 
     def partitions(self) -> list[Partition]:
+        if self.backfill:
+            return []  # the DOC API only covers ~3 months back: there is no history to backfill
         return [Partition(self.name, pair, "news", {"pair": pair}) for pair in self.pairs()]
 
     def pairs(self) -> list[str]:

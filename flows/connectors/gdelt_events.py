@@ -129,7 +129,8 @@ class GdeltEventsConnector(Connector):
         else:
             selected, new_watermark = self._incremental_selection(stream, lander, result, pending)
         outcomes = [self._fetch_file(e, stream, lander, result) for e in selected]
-        self._retry_unlisted(stream, pending, {e.ts for e in selected}, result)
+        if "from" not in partition.params:  # a backfill month does not count attempts of other batches
+            self._retry_unlisted(stream, pending, {e.ts for e in selected}, result)
         for o in outcomes:
             key = f"skipped:{stream}:{o.entry.ts}"
             if o.status == "loaded":
