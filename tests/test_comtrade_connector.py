@@ -297,3 +297,11 @@ def test_reference_lists_can_be_refreshed_from_the_api(write_config, http_server
     assert result.ok and [f.kind for f in result.files] == ["", "", ""]
     assert [f.status for f in result.files] == ["landed", "rejected", "landed"]
     assert "255 entries" in result.notes[0] and "could not be refreshed" in result.notes[1]
+
+
+def test_bad_option_values_are_config_errors(write_config, http_server):
+    from flows.config import ConfigError
+
+    for opts, word in (({"api_mode": "bulk"}, "api_mode"), ({"flows": ["M", "Z"]}, "flows"), ({"auth": "cookie"}, "auth")):
+        with pytest.raises(ConfigError, match=word):
+            _connector(_config(write_config, http_server.base_url, **opts))

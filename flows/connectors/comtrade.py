@@ -37,6 +37,7 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
+from flows.config import ConfigError
 from flows.connectors.base import Connector, ExtractResult, Partition
 from flows.countries import countries, lookup
 from flows.errors import ApiErrorBody, MalformedResponse, QuotaExhausted, SourceError
@@ -121,12 +122,14 @@ class ComtradeConnector(Connector):
         opts = self.source.options
         for f in opts["freqs"]:
             if f not in ("A", "M"):
-                raise ValueError(f"sources.comtrade.freqs: {f!r} is not A or M")
+                raise ConfigError(f"config key 'sources.comtrade.freqs': {f!r} is not A or M")
         for f in opts["flows"]:
             if f not in ("M", "X", "RM", "RX", "DX", "FM"):
-                raise ValueError(f"sources.comtrade.flows: unknown flow code {f!r}")
+                raise ConfigError(f"config key 'sources.comtrade.flows': unknown flow code {f!r}")
         if opts["api_mode"] not in ("auto", "keyed", "preview"):
-            raise ValueError(f"sources.comtrade.api_mode: {opts['api_mode']!r} is not auto, keyed or preview")
+            raise ConfigError(f"config key 'sources.comtrade.api_mode': {opts['api_mode']!r} is not auto, keyed or preview")
+        if opts["auth"] not in ("header", "query"):
+            raise ConfigError(f"config key 'sources.comtrade.auth': {opts['auth']!r} is not header or query")
 
     @property
     def _stop_key(self) -> tuple[str, str]:
