@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 LISTED = ["870340", "870360", "870370", "870380", "120510", "1514", "230649", "071310", "0203", "030612", "030614"]
 TARIFF_MODELS = ("stg_wits__tariff_lines stg_tariffs__measures_registry int_tariffs__hs_codes int_tariffs__registry_tokens "
                  "int_tariffs__registry_hs6 int_tariffs__registry_problems int_tariffs__registry int_tariffs__base_rates "
-                 "int_tariffs__pairs int_tariffs__pair_measure_products tariff_measures tariff_schedule").split()
+                 "int_tariffs__trade int_tariffs__pairs int_tariffs__pair_measure_products tariff_measures tariff_schedule").split()
 
 
 def _rss_mb() -> float:
@@ -144,7 +144,7 @@ def main() -> None:
 
     # 4. the timed part: schedule (with its upstream tariff models) and exposure
     sched_s, sched_nodes = _dbt(db, workdir, ["run", "--select", *TARIFF_MODELS])
-    expo_s, expo_nodes = _dbt(db, workdir, ["run", "--select", "int_tariffs__trade", "tariff_exposure"])
+    expo_s, expo_nodes = _dbt(db, workdir, ["run", "--select", "tariff_exposure"])
     with duckdb.connect(str(db), read_only=True) as con:
         counts = {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
                   for t in ("tariff_measures", "tariff_schedule", "tariff_exposure")}

@@ -1,18 +1,32 @@
--- Directed country pairs the tariff schedule covers: every ordered pair of the countries that
--- appear as WITS reporters (the configured countries) or in the registry (imposing or targeted).
+-- Directed country pairs the tariff schedule covers: every ordered pair of the configured countries,
+-- as the data shows them (WITS reporters and trade reporters: both sources fetch exactly
+-- countries.focus); the registry's countries only when neither source has data yet.
 -- Override with the dbt var tariff_countries (a list of ISO3 codes).
 {% set configured = var('tariff_countries', none) %}
-with countries as (
-    {% if configured %}
+with
+{% if configured %}
+countries as (
     select unnest([{% for c in configured %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as iso3
-    {% else %}
+)
+{% else %}
+observed as (
     select distinct importer_iso3 as iso3 from {{ ref('int_tariffs__base_rates') }}
     union
-    select distinct imposing_iso3 from {{ ref('int_tariffs__registry') }}
+    select distinct importer_iso3 from {{ ref('int_tariffs__trade') }}
+),
+
+registry as (
+    select distinct imposing_iso3 as iso3 from {{ ref('int_tariffs__registry') }}
     union
     select distinct target_iso3 from {{ ref('int_tariffs__registry') }} where target_iso3 <> 'ALL'
-    {% endif %}
+),
+
+countries as (
+    select iso3 from observed
+    union all
+    select iso3 from registry where not exists (select 1 from observed)
 )
+{% endif %}
 
 select a.iso3 as importer_iso3, b.iso3 as exporter_iso3
 from countries as a
