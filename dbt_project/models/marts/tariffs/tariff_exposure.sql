@@ -137,7 +137,7 @@ unit_months as (
         sum(r.extra_pct * r.days) / sum(r.days) as extra_pct,
         sum(case when r.extra_pct > 0 then r.days else 0 end) / sum(r.days) as covered_share,
         list_sort(list_distinct(flatten(list(string_split(coalesce(r.measure_ids, ''), ';'))))) as measure_list,
-        bool_or(r.has_expected_measure and r.extra_pct <> 0) as has_expected
+        bool_or(r.has_expected_measure) as has_expected
     from line_rates as r
     join hs6_units as h using (importer_iso3, exporter_iso3, hs6)
     group by all
