@@ -181,6 +181,9 @@ def test_tail_by_range_pair_filter_and_watermark(env):
         ("0311", "20250312", ts1)]
     assert query("select count(*) from information_schema.columns where table_schema = 'raw' and table_name = 'gdelt_event' "
                  "and column_name not like '\\_%' escape '\\' and column_name <> 'source_stream'") == [(61,)]
+    # the run records the pairs it was configured for (the marts cover exactly these)
+    assert query("select pair, configured_in_run from raw.gdelt_configured_pair order by 1") == [
+        ("CAN-CHN", "run1"), ("CAN-USA", "run1"), ("CHN-USA", "run1")]
     # total rows per batch (before the filter) are recorded for volume normalisation
     assert query("select batch_ts, csv_rows, status from raw.gdelt_export_file order by 1") == [
         (ts1, 6, "loaded"), (ts2, 2, "loaded")]
@@ -195,7 +198,7 @@ def test_tail_by_range_pair_filter_and_watermark(env):
     results, report = run()
     assert "up to date" in " ".join(results[0].notes)
     assert [p for p, _ in server.requests[n_before:]] == ["/gdeltv2/lastupdate.txt"]
-    assert report.rows_loaded == 0
+    assert report.rows_by_table.get("gdelt_event", 0) == 0 and report.rows_by_table.get("gdelt_export_file", 0) == 0
 
     # one new batch right after the watermark: lastupdate.txt alone is enough
     ts3 = "20250312144500"

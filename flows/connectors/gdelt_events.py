@@ -42,6 +42,7 @@ from flows.landing import Lander, LandedFile
 
 KIND_EVENT = "gdelt_event"
 KIND_FILE = "gdelt_export_file"
+KIND_PAIRS = "gdelt_configured_pair"  # the pairs this run was configured for (the marts cover exactly these)
 KIND_MANIFEST = "gdelt_manifest"  # landed for the record, not loaded
 KIND_ZIP = "gdelt_export_zip"  # landed as received, not loaded (its CSV is)
 EXPORT_FIELDS = 61
@@ -148,6 +149,7 @@ class GdeltEventsConnector(Connector):
                                     + ("given up after " f"{attempts} attempts" if given_up else "a later run retries it"))
         if outcomes:
             self._land_file_facts(stream, outcomes, lander, result)
+        self._land_configured_pairs(lander, result)
         if new_watermark:
             result.state_updates[f"watermark:{stream}"] = new_watermark
         return result
@@ -344,6 +346,14 @@ class GdeltEventsConnector(Connector):
             return f"MD5 {md5} does not match the manifest's {entry.md5}"
         return ""
 
+    def _parent(self, lander: Lander) -> LandedFile:
+        """The landed response derived files of this run hang off (a manifest when there is one)."""
+        manifests = [f for f in lander.files if f.kind == KIND_MANIFEST and f.http_status in (200, 206)]
+        if manifests or lander.files:
+            return (manifests or lander.files)[-1]
+        return LandedFile(lander.run_id, self.name, "", "", self.client.url(""), 200, 0, "",
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"), self.client.transport.origin, False)
+
     def _land_file_facts(self, stream: str, outcomes: list[_FileOutcome], lander: Lander, result: ExtractResult) -> None:
         """One small CSV row per batch file handled tonight (loaded or skipped)."""
         def clean(v: object) -> str:
@@ -353,11 +363,18 @@ class GdeltEventsConnector(Connector):
             lines.append("\t".join(clean(v) for v in (o.entry.ts, stream, o.entry.filename, o.entry.size, o.entry.md5,
                                                      o.rows, o.csv_bytes, o.status, o.problem)))
         body = ("\n".join(lines) + "\n").encode()
-        manifests = [f for f in lander.files if f.kind == KIND_MANIFEST and f.http_status in (200, 206)]
-        parent = (manifests or lander.files)[-1] if lander.files else LandedFile(
-            lander.run_id, self.name, "", "", self.client.url(""), 200, 0, "",
-            datetime.now(timezone.utc).isoformat(timespec="seconds"), self.client.transport.origin, False)
-        result.files.append(lander.land_derived(parent, KIND_FILE, "tsv", [body], load_params={"stream": stream}))
+        result.files.append(lander.land_derived(self._parent(lander), KIND_FILE, "tsv", [body], load_params={"stream": stream}))
+
+    def _land_configured_pairs(self, lander: Lander, result: ExtractResult) -> None:
+        """The configured pairs, once per run (tagged with the run id, so every run's list loads)."""
+        if any(f.kind == KIND_PAIRS for f in lander.files):
+            return
+        rows = ["pair\tcountry_a\tcountry_b\tconfigured_in_run"]
+        for pair in self.load_params("export")["pairs"]:
+            a, b = pair.split("-")
+            rows.append(f"{pair}\t{a}\t{b}\t{lander.run_id}")
+        body = ("\n".join(rows) + "\n").encode()
+        result.files.append(lander.land_derived(self._parent(lander), KIND_PAIRS, "tsv", [body]))
 
 
 def _counting_chunks(member, counts: dict, limit: int):

@@ -7,6 +7,8 @@
   whole file; nothing is read row by row in Python.
 - ``gdelt_export_file``: one row per batch file handled by a run (rows, bytes, MD5, loaded/skipped
   and why) -> raw.gdelt_export_file; the total rows per batch normalise event volume.
+- ``gdelt_configured_pair``: the pairs a run was configured for -> raw.gdelt_configured_pair (the
+  relations marts cover the latest run's pairs, with zeros where a pair has no events yet).
 - ``gdelt_doc_article`` / ``gdelt_doc_timeline``: DOC 2.0 API JSON (artlist; timelinevolraw and
   timelinetone) -> raw.gdelt_doc_article / raw.gdelt_doc_timeline, tagged with the pair and mode.
 """
@@ -70,6 +72,16 @@ GDELT_EXPORT_FILE = LoadSpec(
     """,
 )
 
+GDELT_CONFIGURED_PAIR = LoadSpec(
+    kind="gdelt_configured_pair",
+    raw_table="gdelt_configured_pair",
+    columns={"pair": "VARCHAR", "country_a": "VARCHAR", "country_b": "VARCHAR", "configured_in_run": "VARCHAR"},
+    select_sql="""
+    select * from read_csv({file}, delim='\\t', header=true, quote='', escape='', auto_detect=false,
+        columns={'pair': 'VARCHAR', 'country_a': 'VARCHAR', 'country_b': 'VARCHAR', 'configured_in_run': 'VARCHAR'})
+    """,
+)
+
 _ARTICLES = """
     with doc as (select content::json as j from read_text({file})),
     records as (select unnest(from_json(coalesce(j -> '$.articles', '[]'), '["json"]')) as a,
@@ -123,4 +135,4 @@ GDELT_DOC_TIMELINE = LoadSpec(
     """,),
 )
 
-LOAD_SPECS = [GDELT_EVENT, GDELT_EXPORT_FILE, GDELT_DOC_ARTICLE, GDELT_DOC_TIMELINE]
+LOAD_SPECS = [GDELT_EVENT, GDELT_EXPORT_FILE, GDELT_CONFIGURED_PAIR, GDELT_DOC_ARTICLE, GDELT_DOC_TIMELINE]

@@ -1,4 +1,4 @@
--- Events of the covered pairs inside the calendar, with their direction within the pair
+-- Events of the covered pairs (int_relations__pairs) inside the calendar, with their direction within the pair
 -- (a_to_b: actor 1 is the alphabetically first country) and their CAMEO description.
 with events as (
     select * from {{ ref('stg_gdelt__events') }}
@@ -12,11 +12,16 @@ cameo as (
     select * from {{ ref('dim_cameo_event') }}
 ),
 
+pairs as (
+    select pair from {{ ref('int_relations__pairs') }}
+),
+
 in_range as (
     select e.*
     from events as e
     cross join calendar as c
     where e.event_date between c.first_day and c.last_day
+      and e.pair in (select pair from pairs)
 ),
 
 described as (
