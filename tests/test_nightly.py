@@ -29,14 +29,18 @@ def test_audit_trail_traces_rows_to_landed_files_and_run(sample_run):
     q = lambda sql: sample_run.query(sql, published=False)
     [(run_id, status, mode, steps)] = q("select run_id, status, mode, steps from audit.runs")
     assert (status, mode) == ("success", "sample") and "dbt" in json.loads(steps)
-    files = q("select path, sha256, bytes, request_url, http_status, synthetic from audit.landed_files where status = 'landed'")
-    assert files and all(f[4] == 200 and f[5] for f in files)
-    import hashlib, os
+    files = q("select path, sha256, bytes, request_url, http_status, synthetic from audit.landed_files "
+              "where status = 'landed' and source = 'worldbank'")
+    assert files and all(f[4] == 200 and f[5] for f in files), "World Bank sample files are generated: synthetic"
+    import hashlib, os, stat
     for path, sha, size, url, *_ in files[:5]:
-        assert f"/landing/worldbank/" in path and f"/{run_id}/" in path
+        assert "/landing/worldbank/2" in path and f"/{run_id}/" in path
         data = open(path, "rb").read()
-        assert hashlib.sha256(data).hexdigest() == sha and len(data) == size and not os.access(path, os.W_OK) or os.geteuid() == 0
+        assert hashlib.sha256(data).hexdigest() == sha and len(data) == size
+        assert not os.stat(path).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), "landed files are read-only"
         assert url.startswith("https://api.worldbank.org/v2/")
+    sources = {r[0] for r in q("select distinct source from audit.landed_files")}
+    assert sources == set(sample_run.summary.source_status), "every enabled source landed files"
     orphan = q("select count(*) from raw.worldbank_indicator r left join audit.landed_files f on f.path = r._landed_file "
                "where f.path is null or r._run_id <> f.run_id")
     assert orphan == [(0,)]
