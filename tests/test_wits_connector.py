@@ -133,3 +133,15 @@ def test_unreachable_server_raises_source_unavailable_after_retries(make, http_s
     with pytest.raises(SourceUnavailable, match="3 attempts"):
         conn.extract(_partition(conn, "CAN-000-2016"), lander)
     assert len(http_server.requests) == 3
+
+
+def test_slow_server_times_out_is_retried_then_answers(make, http_server):
+    import time as _time
+
+    def slow(path):
+        _time.sleep(1.0)
+        return 200, JSON, REAL
+    http_server.respond(slow, (200, JSON, REAL))
+    conn, lander = make(http_server.base_url, **{"sources.wits.timeout_seconds": 0.3})
+    result = conn.extract(_partition(conn, "USA-000-2017"), lander)
+    assert result.records == 5388 and len(http_server.requests) == 2 and len(lander.files) == 1
