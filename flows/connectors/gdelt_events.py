@@ -85,7 +85,7 @@ class GdeltEventsConnector(Connector):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._full_manifests: dict[str, tuple[HttpResponse, ManifestView]] = {}
+        self._full_manifests: dict[str, ManifestView] = {}
 
     # --- partitions ----------------------------------------------------------------------------
     def streams(self) -> list[str]:
@@ -239,8 +239,8 @@ class GdeltEventsConnector(Connector):
                     lander.reject(landed, f"HTTP {resp.status}")
                     raise SourceUnavailable(self.name, resp.redacted_url, f"{name}: HTTP {resp.status}",
                                             "retry the backfill later")
-                self._full_manifests[stream] = (resp, parse_manifest(resp.text(), suffix))
-            view = self._full_manifests[stream][1]
+                self._full_manifests[stream] = parse_manifest(resp.text(), suffix)  # the parsed view, not the body
+            view = self._full_manifests[stream]
         self._note_bad_lines(stream, view, result, None)
         return view
 
