@@ -1,4 +1,4 @@
-{%- set stale_days = var('relations_news_stale_after_days', 2) | int -%}
+{%- set stale_days = var('relations_news_stale_after_days', 1) | int -%}
 -- Pair x direction x day: GDELT event counts by QuadClass, mention-weighted Goldstein and tone,
 -- cooperation shares, volume normalised by GDELT's total events of the day, and DOC API news
 -- volume and tone (on the 'both' rows). Zero-filled: every covered pair has a row for every
