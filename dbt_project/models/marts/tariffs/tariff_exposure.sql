@@ -6,6 +6,7 @@
 -- column descriptions.
 {% set base_year_var = var('tariff_exposure_base_year', none) %}
 {% set usmca_share = var('tariff_usmca_qualifying_share', none) or 0.0 %}
+{% set start = var('tariff_schedule_start', none) or '2015-01-01' %}
 {% set end = var('tariff_schedule_end', none) or (modules.datetime.date.today().year ~ '-12-31') %}
 with trade as (
     select * from {{ ref('int_tariffs__trade') }}
@@ -40,7 +41,7 @@ months as (
            day(cast(m.month_start + interval 1 month - interval 1 day as date)) as days_in_month
     from base_years as b
     cross join lateral (
-        select unnest(generate_series(make_date(b.base_year, 1, 1), date '{{ end }}', interval 1 month)) as month_start
+        select unnest(generate_series(greatest(make_date(b.base_year, 1, 1), date '{{ start }}'), date '{{ end }}', interval 1 month)) as month_start
     ) as m
 ),
 
@@ -104,7 +105,9 @@ hs6_units as (
     qualify row_number() over (partition by s.importer_iso3, s.exporter_iso3, s.hs6 order by c.code_length desc) = 1
 ),
 
--- additional duty per HS6 and month, day-weighted over the schedule intervals in the month
+-- additional duty per HS6 and month, day-weighted over the schedule intervals in the month; only
+-- intervals carrying a measure are expanded (every other line-day adds 0 duty and only counts in
+-- the denominator: the schedule covers every line on every day of the horizon)
 line_months as (
     select
         s.importer_iso3, s.exporter_iso3, s.hs6, m.month_start, m.days_in_month,
@@ -113,12 +116,13 @@ line_months as (
         coalesce(s.effective_rate_usmca_qualifying_pct - coalesce(s.preferential_rate_pct, s.mfn_rate_pct),
                  s.additional_rate_pct) as extra_qualifying_pct,
         s.measure_ids,
-        s.has_expected_measure,
-        s.is_sample
+        s.has_expected_measure
     from schedule as s
     join months as m
         on m.importer_iso3 = s.importer_iso3 and m.exporter_iso3 = s.exporter_iso3
        and s.valid_from <= m.month_end and s.valid_to >= m.month_start
+    where s.measure_ids is not null or s.replaced_row_ids is not null or s.total_rate_pct is not null
+       or s.has_expected_measure
 ),
 
 line_rates as (
@@ -130,16 +134,22 @@ line_rates as (
     from line_months as l
 ),
 
+unit_lines as (
+    select importer_iso3, exporter_iso3, product_code, count(*) as n_lines
+    from hs6_units group by all
+),
+
 unit_months as (
-    -- simple average over the unit's HS6 lines (exact for a subheading unit)
+    -- simple average over the unit's HS6 lines (exact for a subheading unit), day-weighted
     select
         h.importer_iso3, h.exporter_iso3, h.product_code, r.month_start,
-        sum(r.extra_pct * r.days) / sum(r.days) as extra_pct,
-        sum(case when r.extra_pct > 0 then r.days else 0 end) / sum(r.days) as covered_share,
+        sum(r.extra_pct * r.days) / (any_value(u.n_lines) * any_value(r.days_in_month)) as extra_pct,
+        sum(case when r.extra_pct > 0 then r.days else 0 end) / (any_value(u.n_lines) * any_value(r.days_in_month)) as covered_share,
         list_sort(list_distinct(flatten(list(string_split(coalesce(r.measure_ids, ''), ';'))))) as measure_list,
         bool_or(r.has_expected_measure) as has_expected
     from line_rates as r
     join hs6_units as h using (importer_iso3, exporter_iso3, hs6)
+    join unit_lines as u using (importer_iso3, exporter_iso3, product_code)
     group by all
 ),
 
