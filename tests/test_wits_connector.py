@@ -145,3 +145,14 @@ def test_slow_server_times_out_is_retried_then_answers(make, http_server):
     conn, lander = make(http_server.base_url, **{"sources.wits.timeout_seconds": 0.3})
     result = conn.extract(_partition(conn, "USA-000-2017"), lander)
     assert result.records == 5388 and len(http_server.requests) == 2 and len(lander.files) == 1
+
+
+def test_other_wits_messages_are_reported_as_notes(make, http_server):
+    busy = (b'<?xml version="1.0"?><wits:error xmlns:wits="http://wits.worldbank.org"><wits:message id="300" '
+            b'key="Service message.">The data for this reporter is being revised.</wits:message></wits:error>')
+    http_server.respond((200, XML, busy))
+    conn, lander = make(http_server.base_url)
+    result = conn.extract(_partition(conn, "CHN-000-2016"), lander)
+    assert result.ok and result.records == 0
+    assert result.notes == ["CHN MFN (partner World) 2016: no WITS data (WITS error 300 (Service message.): "
+                            "The data for this reporter is being revised.)"]

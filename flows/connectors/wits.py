@@ -9,8 +9,9 @@ Limits (WITS API intro page): at most two dimensions may be ``all`` and never re
 together. Partitions never use more than one: one reporter x partner x year each, product ``all``.
 Bilateral (preferential) rows exist only where a trade agreement exists; for other pairs WITS
 answers with an error document instead of data. Such "no data" answers (and years WITS has not
-published yet: it lags 1-3 years) are notes, not failures; other error documents raise
-ApiErrorBody for that partition only.
+published yet: it lags 1-3 years), and any other WITS error document, are notes naming the WITS
+message, not failures; only error documents saying the request itself is invalid (a wrong code or
+option: a bilateral bug or misconfiguration) raise ApiErrorBody, for that partition only.
 
 Incremental: a year that loaded is remembered per reporter x partner (``loaded:USA:000:2017``) and
 not fetched again unless it is among the last ``refresh_years`` years, the run is a full refresh,
@@ -34,6 +35,8 @@ WORLD = "000"
 DATAFLOW_ID = "DF_WITS_Tariff_TRAINS"
 COUNTRIES_CSV = DBT_PROJECT_DIR / "seeds" / "tariff_wits_countries.csv"
 _NO_DATA = re.compile(r"no\s+(data|records?)|not\s+available|data\s+not\s+found", re.IGNORECASE)
+#: error documents that mean bilateral built a wrong request: these fail the partition
+_INVALID = re.compile(r"invalid|not\s+valid|incorrect|malformed|bad\s+request|not\s+allowed", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -153,10 +156,12 @@ def parse_tariff_response(resp: HttpResponse, expect_reporter: str | None = None
     if err is not None:
         code, key, message = err
         detail = f"WITS error {code} ({key}): {message}".replace(" ()", "")
-        if _NO_DATA.search(f"{key} {message}"):
-            raise NoData(detail)
-        raise ApiErrorBody(src, where, f"HTTP {resp.status} error document: {detail}",
-                           "check the reporter/partner codes and sources.wits options")
+        if _INVALID.search(f"{key} {message}") and not _NO_DATA.search(f"{key} {message}"):
+            raise ApiErrorBody(src, where, f"HTTP {resp.status} error document: {detail}",
+                               "check the reporter/partner codes (seeds/tariff_wits_countries.csv) and sources.wits options")
+        # no data (no agreement for the pair, a year not published yet) or another WITS message:
+        # reported as a note, the file kept as rejected; other partitions and sources go on
+        raise NoData(detail)
     if resp.status == 404 or (resp.status == 200 and not text.strip()):
         raise NoData(f"HTTP {resp.status} with {'an empty body' if not text.strip() else repr(text[:120])}")
     if resp.status != 200:
