@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from flows.config import Config
-from flows.connectors.wits import WitsConnector, wits_code
+from flows.connectors.wits import WitsConnector, wits_code, wits_codes
 from flows.http import HttpClient, request_key
 from flows.paths import REFERENCE_DIR
 from flows.recording import RecordingWriter
@@ -73,7 +73,6 @@ def _message(template: dict, reporter: str, partner: str | None, year: int, code
     doc = copy.deepcopy({k: v for k, v in template.items() if k != "dataSets"})
     doc["header"]["prepared"] = f"{min(year + 2, 2026)}-06-30T00:00:00"
     dims = {d["id"]: d for d in doc["structure"]["dimensions"]["series"]}
-    from flows.connectors.wits import wits_codes  # noqa: PLC0415
     names = {"CAN": "Canada", "CHN": "China", "USA": "United States", "MEX": "Mexico"}
     dims["REPORTER"]["values"] = [{"id": wits_code(reporter), "name": names.get(reporter, reporter)}]
     dims["PARTNER"]["values"] = ([{"id": "000", "name": "World"}] if partner is None
