@@ -150,3 +150,22 @@ def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_pa
         "select bool_and(_synthetic), count(distinct period) filter (where \"freqCode\" = 'M') from raw.comtrade_record").fetchone()
     con.close()
     assert synthetic and months == 9  # Jan..Sep 2025: the 3-month window widened to the calendar year, 2-month lag
+
+
+def test_raw_suite_catches_breakdown_rows_that_pass_loading(db, tmp_path):
+    """Breakdown rows (partner2 not World, a transport mode) load - they are valid records - but the
+    raw GX suite refuses the batch: summing them with totals would double count."""
+    from flows.validation import load_suites, validate
+
+    doc = json.loads(RECORDED.read_bytes())
+    doc["data"][0].update(partner2Code=344, motCode=2100)
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    ok = load_results(db, "r1", [_land(lander, RECORDED.read_bytes(), "ok")])
+    bad = load_results(db, "r2", [_land(lander, json.dumps(doc).encode(), "breakdown")])
+    assert ok.errors == [] and bad.errors == [] and bad.rows_loaded == 4
+    suites = [s for s in load_suites() if s.name == "raw_comtrade"]
+    assert validate(db, "r1", tmp_path / "gx", suites=suites).success
+    report = validate(db, "r2", tmp_path / "gx", suites=suites)
+    assert not report.success
+    failed = json.dumps(report.suites[0].failures)
+    assert "partner2Code" in failed and "motCode" in failed and "customsCode" not in failed
