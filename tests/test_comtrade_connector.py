@@ -15,8 +15,9 @@ from flows.connectors.comtrade import HS_CHAPTERS, ComtradeConnector, parse_resp
 from flows.errors import ApiErrorBody, QuotaExhausted, SourceUnavailable
 from flows.http import HttpClient, HttpResponse, LiveTransport, request_key
 from flows.landing import Lander
+from flows.paths import REFERENCE_DIR
 
-RECORDED = Path("/work/shared/reference/data/comtrade/get_C_A_HS_recorded.json")
+RECORDED = REFERENCE_DIR / "comtrade" / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -284,7 +285,7 @@ def test_incremental_refetches_revisable_and_never_loaded_periods_only(write_con
 
 
 def test_reference_lists_can_be_refreshed_from_the_api(write_config, http_server, tmp_path):
-    reporters = Path("/work/main/flows/reference/comtrade/Reporters.json").read_bytes()
+    reporters = (REFERENCE_DIR / "comtrade" / "Reporters.json").read_bytes()
     http_server.respond((200, JSON, reporters), (404, {"Content-Type": "text/plain"}, b"not found"),
                         (200, JSON, b'{"results": [{"id": "TOTAL"}]}'))
     conn = _connector(_config(write_config, http_server.base_url, refresh_reference=True))

@@ -17,12 +17,13 @@ from flows.connectors.base import ExtractResult
 from flows.connectors.comtrade import ComtradeConnector
 from flows.http import HttpClient, HttpResponse
 from flows.landing import Lander
+from flows.paths import REFERENCE_DIR
 from flows.loading import load_results
 from flows.recording import ReplayTransport
 from flows.samplegen import comtrade as samplegen
 from flows.warehouse import ensure_schemas
 
-RECORDED = Path("/work/shared/reference/data/comtrade/get_C_A_HS_recorded.json")
+RECORDED = REFERENCE_DIR / "comtrade" / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
 
 
 def _land(lander: Lander, body: bytes, partition: str) -> ExtractResult:
