@@ -366,13 +366,14 @@ class GdeltEventsConnector(Connector):
         result.files.append(lander.land_derived(self._parent(lander), KIND_FILE, "tsv", [body], load_params={"stream": stream}))
 
     def _land_configured_pairs(self, lander: Lander, result: ExtractResult) -> None:
-        """The configured pairs, once per run (tagged with the run id, so every run's list loads)."""
+        """The configured pairs, once per run, tagged with the run date: a re-run of the same night
+        lands identical bytes (loaded once), a later night's list loads and becomes the latest."""
         if any(f.kind == KIND_PAIRS for f in lander.files):
             return
-        rows = ["pair\tcountry_a\tcountry_b\tconfigured_in_run"]
+        rows = ["pair\tcountry_a\tcountry_b\tconfigured_on"]
         for pair in self.load_params("export")["pairs"]:
             a, b = pair.split("-")
-            rows.append(f"{pair}\t{a}\t{b}\t{lander.run_id}")
+            rows.append(f"{pair}\t{a}\t{b}\t{self.run_date.isoformat() if self.run_date else ''}")
         body = ("\n".join(rows) + "\n").encode()
         result.files.append(lander.land_derived(self._parent(lander), KIND_PAIRS, "tsv", [body]))
 

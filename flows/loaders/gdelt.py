@@ -75,10 +75,10 @@ GDELT_EXPORT_FILE = LoadSpec(
 GDELT_CONFIGURED_PAIR = LoadSpec(
     kind="gdelt_configured_pair",
     raw_table="gdelt_configured_pair",
-    columns={"pair": "VARCHAR", "country_a": "VARCHAR", "country_b": "VARCHAR", "configured_in_run": "VARCHAR"},
+    columns={"pair": "VARCHAR", "country_a": "VARCHAR", "country_b": "VARCHAR", "configured_on": "VARCHAR"},
     select_sql="""
     select * from read_csv({file}, delim='\\t', header=true, quote='', escape='', auto_detect=false,
-        columns={'pair': 'VARCHAR', 'country_a': 'VARCHAR', 'country_b': 'VARCHAR', 'configured_in_run': 'VARCHAR'})
+        columns={'pair': 'VARCHAR', 'country_a': 'VARCHAR', 'country_b': 'VARCHAR', 'configured_on': 'VARCHAR'})
     """,
 )
 

@@ -26,8 +26,10 @@ monthly as (
         direction,
         month,
         count(*) as index_stories,
-        sum(ln(1 + mentions)) as index_weight,
-        sum(ln(1 + mentions) * goldstein_scale) as weighted_goldstein
+        -- weights as exact decimals (12 places), so sums do not depend on the order of parallel aggregation
+        cast(sum(cast(ln(1 + mentions) as decimal(24, 12))) as double) as index_weight,
+        cast(sum(cast(ln(1 + mentions) as decimal(24, 12)) * cast(goldstein_scale as decimal(8, 2))) as double)
+            as weighted_goldstein
     from exploded
     group by pair, direction, month
 ),

@@ -23,8 +23,9 @@ stories as (
         sum(num_mentions) as mentions,
         sum(num_articles) as articles,
         max(quad_class) as quad_class,
-        avg(goldstein_scale) as goldstein_scale,
-        sum(avg_tone * greatest(num_mentions, 1)) / sum(greatest(num_mentions, 1)) as avg_tone,
+        cast(avg(cast(goldstein_scale as decimal(18, 4))) as double) as goldstein_scale,
+        cast(round(sum(cast(avg_tone as decimal(18, 6)) * greatest(num_mentions, 1)) / sum(greatest(num_mentions, 1)), 6)
+             as double) as avg_tone,
         arg_max(actor1_name, num_mentions) as actor1_name,
         arg_max(actor2_name, num_mentions) as actor2_name,
         any_value(event_description) as event_description,

@@ -24,10 +24,11 @@ aggregated as (
         count(*) filter (where quad_class = 3) as verbal_conflict_events,
         count(*) filter (where quad_class = 4) as material_conflict_events,
         sum(num_mentions) as mentions,
-        sum(goldstein_scale * num_mentions) / nullif(sum(num_mentions) filter (where goldstein_scale is not null), 0)
-            as goldstein_mention_weighted,
-        sum(avg_tone * num_mentions) / nullif(sum(num_mentions) filter (where avg_tone is not null), 0)
-            as tone_mention_weighted
+        -- exact decimal sums: the result does not depend on the order parallel aggregation adds in
+        sum(cast(goldstein_scale as decimal(18, 4)) * num_mentions)
+            / nullif(sum(num_mentions) filter (where goldstein_scale is not null), 0) as goldstein_mention_weighted,
+        sum(cast(avg_tone as decimal(18, 6)) * num_mentions)
+            / nullif(sum(num_mentions) filter (where avg_tone is not null), 0) as tone_mention_weighted
     from exploded
     group by pair, direction, month
 ),
@@ -44,9 +45,9 @@ news as (
         pair,
         cast(date_trunc('month', step_day) as date) as month,
         count(distinct step_day) filter (where mode = 'timelinevolraw') as news_days,
-        sum(value) filter (where mode = 'timelinevolraw') as news_articles,
-        sum(norm) filter (where mode = 'timelinevolraw') as news_articles_monitored,
-        avg(value) filter (where mode = 'timelinetone') as news_avg_tone
+        sum(cast(value as decimal(38, 6))) filter (where mode = 'timelinevolraw') as news_articles,
+        sum(cast(norm as decimal(38, 6))) filter (where mode = 'timelinevolraw') as news_articles_monitored,
+        avg(cast(value as decimal(18, 6))) filter (where mode = 'timelinetone') as news_avg_tone
     from {{ ref('stg_gdelt__doc_timeline') }}
     group by 1, 2
 ),
@@ -127,21 +128,21 @@ select
     cast(verbal_conflict_events as bigint) as verbal_conflict_events,
     cast(material_conflict_events as bigint) as material_conflict_events,
     cast(mentions as bigint) as mentions,
-    cast(goldstein_mention_weighted as double) as goldstein_mention_weighted,
-    cast(tone_mention_weighted as double) as tone_mention_weighted,
-    cast((verbal_cooperation_events + material_cooperation_events) / nullif(events, 0) as double) as cooperation_share,
-    cast((verbal_cooperation_events + material_cooperation_events - verbal_conflict_events - material_conflict_events)
-         / nullif(events, 0) as double) as net_cooperation_share,
+    cast(round(goldstein_mention_weighted, 6) as double) as goldstein_mention_weighted,
+    cast(round(tone_mention_weighted, 6) as double) as tone_mention_weighted,
+    cast(round((verbal_cooperation_events + material_cooperation_events) / nullif(events, 0), 6) as double) as cooperation_share,
+    cast(round((verbal_cooperation_events + material_cooperation_events - verbal_conflict_events - material_conflict_events)
+         / nullif(events, 0), 6) as double) as net_cooperation_share,
     cast(gdelt_events_total as bigint) as gdelt_events_total,
-    cast(100000.0 * events / nullif(gdelt_events_total, 0) as double) as events_per_100k_gdelt_events,
+    cast(round(100000.0 * events / nullif(gdelt_events_total, 0), 6) as double) as events_per_100k_gdelt_events,
     cast(index_stories as bigint) as index_stories,
-    cast(monthly_score as double) as monthly_score,
-    cast(relations_index as double) as relations_index,
-    cast(relations_index_change as double) as relations_index_change,
+    cast(round(monthly_score, 6) as double) as monthly_score,
+    cast(round(relations_index, 6) as double) as relations_index,
+    cast(round(relations_index_change, 6) as double) as relations_index_change,
     cast(news_days as integer) as news_days,
-    cast(news_articles as double) as news_articles,
-    cast(news_articles_monitored as double) as news_articles_monitored,
-    cast(news_avg_tone as double) as news_avg_tone,
+    cast(round(news_articles, 6) as double) as news_articles,
+    cast(round(news_articles_monitored, 6) as double) as news_articles_monitored,
+    cast(round(news_avg_tone, 6) as double) as news_avg_tone,
     cast(news_is_stale as boolean) as news_is_stale,
     cast(is_sample as boolean) as is_sample
 from joined

@@ -1,5 +1,6 @@
--- The country pairs of the most recent run's configuration (countries.pairs): the relations marts
--- cover exactly these, with zero rows for a pair that has no events yet.
+-- The country pairs of the most recent configuration gdelt_events recorded (countries.pairs; one
+-- list per run date, a re-run of the same night loads nothing new): the relations marts cover
+-- exactly these, with zero rows for a pair that has no events yet.
 with source as (
     select * from {{ source('gdelt', 'gdelt_configured_pair') }}
 ),
