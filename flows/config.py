@@ -69,6 +69,7 @@ class Config:
     publish_on_source_failure: bool
     schedule_cron: str
     schedule_timezone: str
+    dbt_task_per_node: bool = False
 
     @property
     def enabled_sources(self) -> list[str]:
@@ -94,6 +95,7 @@ _TOP_SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "years": {"start": (int, 2015), "end": ("year_or_latest", "latest")},
     "warehouse": {"dir": (str, "warehouse"), "publish_on_source_failure": (bool, False)},
     "schedule": {"cron": (str, "0 2 * * *"), "timezone": (str, "UTC")},
+    "dbt": {"task_per_node": (bool, False)},
 }
 _SOURCE_COMMON: dict[str, tuple[Any, Any]] = {
     "enabled": (bool, True),
@@ -294,4 +296,5 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     return Config(
         path=cfg_path, countries=focus, pairs=pairs, start_year=start, end_year=end_year, sources=sources,
         warehouse_dir=wh_dir, publish_on_source_failure=values["warehouse"]["publish_on_source_failure"],
-        schedule_cron=values["schedule"]["cron"], schedule_timezone=values["schedule"]["timezone"])
+        schedule_cron=values["schedule"]["cron"], schedule_timezone=values["schedule"]["timezone"],
+        dbt_task_per_node=values["dbt"]["task_per_node"])

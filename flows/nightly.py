@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import loading, publish as publishing, transform, validation, warehouse
@@ -136,6 +136,22 @@ def extract_source_period(config: Config, source: str, period: str, partitions: 
 @task(name="load", cache_policy=NO_CACHE)
 def load_task(db_path: Path, run_id: str, results: list[ExtractResult]) -> loading.LoadReport:
     return loading.load_results(db_path, run_id, results)
+
+
+@task(name="dbt build", cache_policy=NO_CACHE)
+def dbt_build_task(db_path: Path, run_id: str) -> transform.DbtReport:
+    """One task for the whole build; every node is listed in the ``dbt-nodes`` artifact."""
+    report = transform.build(db_path, run_id)
+    _dbt_nodes_artifact(report)
+    return report
+
+
+def _dbt_nodes_artifact(report: transform.DbtReport) -> None:
+    try:
+        create_table_artifact(key="dbt-nodes", table=report.nodes,
+                              description=f"dbt build: {report.counts()}")
+    except Exception:  # noqa: BLE001 - an artifact must never fail the run
+        pass
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -271,7 +287,11 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             return _finish(summary, steps, "failed", f"{source_problem}; nothing to transform, nothing published", db)
 
         t0 = time.perf_counter()
-        dbt_report = transform.build(db, run_id)
+        if config.dbt_task_per_node:  # prefect-dbt: each node its own task run (slower)
+            dbt_report = transform.build(db, run_id, task_per_node=True)
+            _dbt_nodes_artifact(dbt_report)
+        else:
+            dbt_report = dbt_build_task(db, run_id)
         summary.dbt = dbt_report.counts()
         step("dbt", t0, "ok" if dbt_report.success else "failed", rows=len(dbt_report.nodes), message=dbt_report.message)
         if not dbt_report.success:

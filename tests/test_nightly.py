@@ -128,9 +128,14 @@ def test_each_dbt_node_and_step_shows_up_in_prefect(sample_run):
         names = {t.name for t in client.read_task_runs()}
         artifacts = client.read_artifacts()
     assert any(n.startswith("extract-worldbank-") for n in names)
-    assert {"load", "validate", "publish"} <= {n.rsplit("-", 1)[0] for n in names} | names
-    assert any("country_indicators_annual" in n for n in names), "each dbt model is a task run"
+    assert {"load", "dbt build", "validate", "publish"} <= {n.rsplit("-", 1)[0] for n in names} | names
     assert any(a.key == "nightly-summary" and sample_run.summary.run_id in (a.data or "") for a in artifacts)
+    nodes = [a for a in artifacts if a.key == "dbt-nodes"]
+    assert nodes, "each dbt node is listed in the run"
+    listed = json.loads(nodes[-1].data) if isinstance(nodes[-1].data, str) else nodes[-1].data
+    ids = {row["node"] for row in listed}
+    assert "model.bilateral.country_indicators_annual" in ids
+    assert any(i.startswith("test.bilateral.") for i in ids) and any(i.startswith("unit_test.") for i in ids)
 
 
 def test_one_failing_source_does_not_stop_the_others_and_publishing_is_configurable(sample_run, clone_warehouse, tmp_path):
