@@ -21,6 +21,16 @@ RECORDED = REFERENCE_DIR / "comtrade" / "recorded" / "get_C_A_HS_recorded.json" 
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_stop_registry():
+    """A quota/401 stop is process-wide per base URL and run date; test servers may reuse a port."""
+    from flows.connectors import comtrade
+
+    comtrade._STOPPED.clear()
+    yield
+    comtrade._STOPPED.clear()
+
+
 def _config(write_config, server_url: str, years=(2023, 2024), **opts):
     overrides = {
         "countries.focus": ["CAN", "CHN"], "years.start": years[0], "years.end": years[1],
