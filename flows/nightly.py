@@ -197,7 +197,7 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
     if mode == "sample":
         from flows.samplegen import ensure_sample
 
-        replay_dir = str(ensure_sample(config))
+        replay_dir = str(ensure_sample(config, run_date))
     selected = sources or config.enabled_sources
     unknown = [s for s in selected if s not in CONNECTORS]
     if unknown:

@@ -48,7 +48,7 @@ def test_sample_is_deterministic_and_marked_synthetic(write_config, tmp_path):
 
     cfg_a = load_config(write_config(warehouse_dir=tmp_path / "a"))
     cfg_b = load_config(write_config(warehouse_dir=tmp_path / "b"))
-    a, b = ensure_sample(cfg_a), ensure_sample(cfg_b)
+    a, b = ensure_sample(cfg_a, date(2026, 11, 28)), ensure_sample(cfg_b, date(2026, 11, 28))
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
