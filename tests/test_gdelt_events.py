@@ -345,3 +345,24 @@ def test_a_capped_run_leaves_the_rest_for_the_next_one(env):
     results, _ = run()
     assert results[0].state_updates["watermark:export"] == ts[2]
     assert query("select DATEADDED from raw.gdelt_event order by 1") == [(t,) for t in ts]
+
+
+def test_raw_gx_suite_passes_good_batches_and_fails_broken_rows(env, tmp_path):
+    from flows.validation import load_suites, validate
+
+    run, query, server, db = env
+    (suite,) = [s for s in load_suites() if s.name == "raw_gdelt_events"]
+    ts = "20250312141500"
+    good = event_row(1, "CAN", "CHN", ts)
+    broken = good.split("\t")
+    broken[0], broken[29], broken[28], broken[59] = "2", "7", "21", "20250312141600"  # QuadClass 7, root 21, off-slot
+    z = make_zip(ts, [good, "\t".join(broken)])
+    server.files = {"masterfilelist.txt": (manifest_line(ts, z) + "\n").encode(), "lastupdate.txt": b"",
+                    f"{ts}.export.CSV.zip": z}
+    run()
+    report = validate(db, "run1", tmp_path / "gx", suites=[suite])
+    (result,) = report.results if hasattr(report, "results") else report.suites
+    assert not result.success
+    failed = " ".join(str(f) for f in result.failures)
+    assert "QuadClass" in failed and "EventRootCode" in failed and "DATEADDED" in failed
+    assert "GLOBALEVENTID" not in failed
