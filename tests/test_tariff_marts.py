@@ -151,8 +151,8 @@ def test_exposure_recomputed_by_an_independent_query(sample_run, importer, expor
     assert len(got) == len(expected) > 12
     for g, e in zip(got, expected):
         assert g[0] == e[0]
-        assert g[1:4] == pytest.approx(e[1:4], rel=1e-9, abs=1e-6), g[0]
-        assert (g[4] is None and e[4] is None) or g[4] == pytest.approx(e[4], rel=1e-9), g[0]
+        assert g[1:4] == pytest.approx(e[1:4], rel=1e-9, abs=1e-3), g[0]  # the mart rounds money to 1/100 cent
+        assert (g[4] is None and e[4] is None) or g[4] == pytest.approx(e[4], rel=1e-9, abs=1e-3), g[0]
     assert any(e[3] > 0 for e in expected)  # the measures do bite in the sample
 
 

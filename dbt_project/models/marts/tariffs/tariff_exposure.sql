@@ -3,7 +3,8 @@
 -- Weights are imports in a fixed base year (default: the year before the pair's first measure with a
 -- product list; dbt var tariff_exposure_base_year overrides), so tariffs do not depress their own
 -- weights (Yale Budget Lab style, anchors.md B7). Definitions: docs/sources/tariffs.md and the
--- column descriptions.
+-- column descriptions. Money is rounded to 1/100 cent and percentages to 6 decimals, so parallel
+-- summation order never changes the published bits (re-runs publish nothing new).
 {% set base_year_var = var('tariff_exposure_base_year', none) %}
 {% set usmca_share = var('tariff_usmca_qualifying_share', none) or 0.0 %}
 {% set start = var('tariff_schedule_start', none) or '2015-01-01' %}
@@ -223,14 +224,14 @@ select
     cast(hs_code as varchar) as hs_code,
     cast(hs_level as varchar) as hs_level,
     cast(base_year as integer) as base_year,
-    cast(base_trade_usd as double) as base_trade_usd,
-    cast(covered_base_trade_usd as double) as covered_base_trade_usd,
-    cast(100.0 * covered_base_trade_usd / nullif(base_trade_usd, 0) as double) as covered_share_pct,
-    cast(100.0 * estimated_duty_usd / nullif(base_trade_usd, 0) as double) as avg_additional_tariff_pct,
-    cast(100.0 * estimated_duty_usd / nullif(covered_base_trade_usd, 0) as double) as avg_additional_tariff_covered_pct,
-    cast(estimated_duty_usd as double) as estimated_duty_usd,
-    cast(actual_trade_usd as double) as actual_trade_usd,
-    cast(actual_covered_trade_usd as double) as actual_covered_trade_usd,
+    cast(round(base_trade_usd, 4) as double) as base_trade_usd,
+    cast(round(covered_base_trade_usd, 4) as double) as covered_base_trade_usd,
+    cast(round(100.0 * covered_base_trade_usd / nullif(base_trade_usd, 0), 6) as double) as covered_share_pct,
+    cast(round(100.0 * estimated_duty_usd / nullif(base_trade_usd, 0), 6) as double) as avg_additional_tariff_pct,
+    cast(round(100.0 * estimated_duty_usd / nullif(covered_base_trade_usd, 0), 6) as double) as avg_additional_tariff_covered_pct,
+    cast(round(estimated_duty_usd, 4) as double) as estimated_duty_usd,
+    cast(round(actual_trade_usd, 4) as double) as actual_trade_usd,
+    cast(round(actual_covered_trade_usd, 4) as double) as actual_covered_trade_usd,
     cast(actual_trade_basis as varchar) as actual_trade_basis,
     cast(nullif(array_to_string(list_filter(measures, lambda x: x <> ''), ';'), '') as varchar) as measure_ids,
     cast(coalesce(has_expected_measure, false) as boolean) as has_expected_measure,
