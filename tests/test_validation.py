@@ -72,4 +72,4 @@ def test_run_id_scopes_raw_batch_suites(db, tmp_path):
 def test_every_suite_file_declares_its_data():
     suites = load_suites()
     assert {"raw_worldbank_indicator", "mart_country_indicators_annual"} <= {s.name for s in suites}
-    assert all(s.query.strip().lower().startswith("select") and s.expectations for s in suites)
+    assert all(s.query.strip().lower().startswith(("select", "with")) and s.expectations for s in suites)
