@@ -3,8 +3,8 @@
 -- Weights are imports in a fixed base year (default: the year before the pair's first measure with a
 -- product list; dbt var tariff_exposure_base_year overrides), so tariffs do not depress their own
 -- weights (Yale Budget Lab style, anchors.md B7). Definitions: docs/sources/tariffs.md and the
--- column descriptions. Money is rounded to 1/100 cent and percentages to 6 decimals, so parallel
--- summation order never changes the published bits (re-runs publish nothing new).
+-- column descriptions. Sums run in DECIMAL (exact, so the order of parallel summation never changes
+-- the published bits: a re-run publishes nothing new); money is rounded to 1/100 cent, percentages to 6 decimals.
 {% set base_year_var = var('tariff_exposure_base_year', none) %}
 {% set usmca_share = var('tariff_usmca_qualifying_share', none) or 0.0 %}
 {% set start = var('tariff_schedule_start', none) or '2015-01-01' %}
@@ -64,14 +64,14 @@ code_parents as (
 -- trade units: each code's value minus its listed children (the residual), so units never double count
 values_by_code as (
     select importer_iso3, exporter_iso3, period_kind, period_start, year, month, product_code,
-           sum(imports_usd) as imports_usd, bool_or(is_sample) as is_sample
+           cast(sum(cast(imports_usd as decimal(38, 10))) as double) as imports_usd, bool_or(is_sample) as is_sample
     from trade group by all
 ),
 
 unit_values as (
     select
         v.importer_iso3, v.exporter_iso3, v.period_kind, v.period_start, v.year, v.month, v.product_code,
-        greatest(v.imports_usd - coalesce(sum(ch.imports_usd), 0), 0) as unit_usd,
+        greatest(v.imports_usd - coalesce(cast(sum(cast(ch.imports_usd as decimal(38, 10))) as double), 0), 0) as unit_usd,
         v.is_sample
     from values_by_code as v
     left join code_parents as cp
@@ -88,7 +88,7 @@ base_values as (
     select
         u.importer_iso3, u.exporter_iso3, u.product_code,
         coalesce(max(u.unit_usd) filter (where u.period_kind = 'year'),
-                 sum(u.unit_usd) filter (where u.period_kind = 'month')) as base_usd,
+                 cast(sum(cast(u.unit_usd as decimal(38, 10))) filter (where u.period_kind = 'month') as double)) as base_usd,
         bool_or(u.is_sample) as is_sample
     from unit_values as u
     join base_years as b using (importer_iso3, exporter_iso3)
@@ -144,7 +144,7 @@ unit_months as (
     -- simple average over the unit's HS6 lines (exact for a subheading unit), day-weighted
     select
         h.importer_iso3, h.exporter_iso3, h.product_code, r.month_start,
-        sum(r.extra_pct * r.days) / (any_value(u.n_lines) * any_value(r.days_in_month)) as extra_pct,
+        cast(sum(cast(r.extra_pct * r.days as decimal(38, 10))) as double) / (any_value(u.n_lines) * any_value(r.days_in_month)) as extra_pct,
         sum(case when r.extra_pct > 0 then r.days else 0 end) / (any_value(u.n_lines) * any_value(r.days_in_month)) as covered_share,
         list_sort(list_distinct(flatten(list(string_split(coalesce(r.measure_ids, ''), ';'))))) as measure_list,
         bool_or(r.has_expected_measure) as has_expected
@@ -201,13 +201,13 @@ monthly_basis as (
 aggregated as (
     select
         l.importer_iso3, l.exporter_iso3, l.month_start, l.hs_code, l.hs_level, l.base_year, mb.has_monthly,
-        sum(l.base_month_usd) as base_trade_usd,
-        sum(l.base_month_usd * l.covered_share) as covered_base_trade_usd,
-        sum(l.base_month_usd * l.extra_pct / 100.0) as estimated_duty_usd,
-        case when mb.has_monthly then sum(coalesce(l.actual_month_usd, 0))
-             else sum(l.actual_year_avg_usd) end as actual_trade_usd,
-        case when mb.has_monthly then sum(coalesce(l.actual_month_usd, 0) * l.covered_share)
-             else sum(l.actual_year_avg_usd * l.covered_share) end as actual_covered_trade_usd,
+        sum(cast(l.base_month_usd as decimal(38, 10))) as base_trade_usd,
+        sum(cast(l.base_month_usd * l.covered_share as decimal(38, 10))) as covered_base_trade_usd,
+        sum(cast(l.base_month_usd * l.extra_pct / 100.0 as decimal(38, 10))) as estimated_duty_usd,
+        case when mb.has_monthly then sum(cast(coalesce(l.actual_month_usd, 0) as decimal(38, 10)))
+             else sum(cast(l.actual_year_avg_usd as decimal(38, 10))) end as actual_trade_usd,
+        case when mb.has_monthly then sum(cast(coalesce(l.actual_month_usd, 0) * l.covered_share as decimal(38, 10)))
+             else sum(cast(l.actual_year_avg_usd * l.covered_share as decimal(38, 10))) end as actual_covered_trade_usd,
         case when mb.has_monthly then 'month' when count(l.actual_year_avg_usd) > 0 then 'year_average' end as actual_trade_basis,
         list_sort(list_distinct(flatten(list(l.measure_list) filter (where l.covered_share > 0)))) as measures,
         bool_or(l.has_expected) as has_expected_measure,
