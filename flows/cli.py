@@ -120,8 +120,11 @@ def _print_summary(summary) -> None:
         print(f"  dbt: {summary.dbt}")
     for v in summary.validations:
         print(f"  suite {v['suite']:<40} {'passed' if v['success'] else 'FAILED'} ({v['rows_checked']} rows)")
-    for note in summary.notes[:20]:
+    for note in summary.notes[:8]:
         print(f"  note: {note}")
+    if len(summary.notes) > 8:
+        print(f"  ... {len(summary.notes) - 8} more notes (no data published yet, skipped files): see the nightly-summary "
+              "artifact or audit.run_steps")
     if summary.published:
         print(f"  published {len(summary.tables)} marts: " + ", ".join(f"{t}({n})" for t, n in summary.tables.items()))
     elif summary.publish_unchanged:

@@ -177,6 +177,8 @@ def _markdown(summary: RunSummary) -> str:
     lines += ["", "| step | seconds |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in summary.durations.items()]
     lines += ["", f"dbt: {summary.dbt}", "", "| suite | success | failed expectations | rows |", "|---|---|---|---|"]
     lines += [f"| {v['suite']} | {v['success']} | {v['failed']} | {v['rows_checked']} |" for v in summary.validations]
+    if summary.notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in summary.notes]
     return "\n".join(lines)
 
 
@@ -266,7 +268,8 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             steps.append({"step": "extract", "source": source, "status": st, "seconds": None,
                           "started_at": datetime.now(timezone.utc), "files": summary.files_landed.get(source, 0),
                           "rows": summary.rows_landed.get(source, 0),
-                          "message": " | ".join(summary.source_errors.get(source, []))[:2000]})
+                          "message": " | ".join([*summary.source_errors.get(source, []),
+                                                 *(n for n in summary.notes if n.startswith(f"[{source}]"))])[:4000]})
         _COMPLETED.pop(run_id, None)
 
         t0 = time.perf_counter()

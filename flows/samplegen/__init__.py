@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Callable
 
 from flows.config import Config
-from flows.samplegen import gdelt
-from flows.samplegen import comtrade, worldbank
-from flows.samplegen import wits
+from flows.samplegen import comtrade, gdelt, wits, worldbank
 
 GENERATOR_VERSION = "1"
 
-#: source name -> generate(config, recording_dir)
-GENERATORS: dict[str, Callable[[Config, Path], None]] = {
-    "gdelt_events": gdelt.generate_events, "gdelt_doc": gdelt.generate_doc,
+#: source name -> generate(config, recording_dir[, run_date=...])
+GENERATORS: dict[str, Callable[..., None]] = {
     "worldbank": worldbank.generate,
-    "wits": wits.generate,
     "comtrade": comtrade.generate,
+    "wits": wits.generate,
+    "gdelt_events": gdelt.generate_events,
+    "gdelt_doc": gdelt.generate_doc,
 }
 
 
