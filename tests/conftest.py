@@ -13,6 +13,7 @@ import http.server
 import shutil
 import threading
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -174,9 +175,9 @@ class ScriptedServer(http.server.ThreadingHTTPServer):
         self.repeat_last = repeat_last
 
 
-@pytest.fixture
-def http_server():
-    server = ScriptedServer()
+@contextmanager
+def serving(server: http.server.HTTPServer):
+    """Run a local HTTP server in a thread for the duration of the block."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -184,3 +185,9 @@ def http_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def http_server():
+    with serving(ScriptedServer()) as server:
+        yield server

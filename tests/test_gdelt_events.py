@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import io
 import json
-import threading
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -23,6 +22,7 @@ from flows.http import HttpClient, LiveTransport
 from flows.landing import Lander
 from flows.loading import load_results
 from flows.warehouse import ensure_schemas, source_state
+from tests.conftest import serving
 
 # The real 61-field row of source-formats.md section 2.3 (USA -> USA: domestic, never loaded).
 REAL_ROW = "\t".join([
@@ -106,14 +106,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gdelt_server():
-    server = GdeltServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(GdeltServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
