@@ -155,8 +155,8 @@ def _dbt_nodes_artifact(report: transform.DbtReport) -> None:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(db_path: Path, run_id: str, gx_root: Path) -> validation.ValidationReport:
-    return validation.validate(db_path, run_id, gx_root)
+def validate_task(db_path: Path, run_id: str, gx_root: Path, enabled_sources: list[str]) -> validation.ValidationReport:
+    return validation.validate(db_path, run_id, gx_root, enabled_sources=enabled_sources)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -301,7 +301,8 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             return _finish(summary, steps, "failed", _join(source_problem, f"dbt build failed: {dbt_report.message}"), db)
 
         t0 = time.perf_counter()
-        vreport = validate_task(db, run_id, config.warehouse_dir / "gx")
+        vreport = validate_task(db, run_id, config.warehouse_dir / "gx", config.enabled_sources)
+        summary.notes.extend(f"[validation] skipped suite {s}" for s in vreport.skipped)
         summary.validations = [{k: v for k, v in asdict(s).items() if k != "failures"} for s in vreport.suites]
         summary.data_docs = vreport.data_docs
         step("validate", t0, "ok" if vreport.success else "failed")

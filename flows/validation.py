@@ -2,7 +2,9 @@
 
 Suites live as files in ``expectations/suites/<suite>.json`` (GX 1.x suite JSON). Each names the
 data it checks in ``meta.bilateral.query``: a SQL query over the working warehouse, where
-``{run_id}`` is this run's id (raw-batch suites check only the rows this run loaded).
+``{run_id}`` is this run's id (raw-batch suites check only the rows this run loaded), and
+optionally ``meta.bilateral.requires_sources``: the suite is skipped (and says so) while one of
+those sources is disabled in the configuration, so switching a source off never blocks publishing.
 
 GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
 evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
@@ -31,6 +33,7 @@ class SuiteSpec:
     query: str
     expectations: list[dict]
     path: Path
+    requires_sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ValidationReport:
     success: bool
     suites: list[SuiteResult]
     data_docs: str = ""
+    skipped: list[str] = field(default_factory=list)  # "suite (needs disabled source x)"
 
     def failure_message(self) -> str:
         lines = []
@@ -67,7 +71,8 @@ def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
         binding = (doc.get("meta") or {}).get("bilateral") or {}
         if "query" not in binding:
             raise ValueError(f"{path}: meta.bilateral.query is missing (which data does this suite check?)")
-        specs.append(SuiteSpec(doc.get("name") or path.stem, binding["query"], doc.get("expectations", []), path))
+        specs.append(SuiteSpec(doc.get("name") or path.stem, binding["query"], doc.get("expectations", []), path,
+                               tuple(binding.get("requires_sources", ()))))
     return specs
 
 
@@ -95,13 +100,22 @@ def _failures(validation_result) -> list[dict]:
     return out
 
 
-def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None) -> ValidationReport:
-    """Run every suite against the working warehouse; record results. Does not raise on failure."""
+def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
+             enabled_sources: list[str] | None = None) -> ValidationReport:
+    """Run every suite against the working warehouse; record results. Does not raise on failure.
+    With ``enabled_sources``, suites requiring a source not in it are skipped."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
     suites = load_suites() if suites is None else suites
+    skipped = []
+    if enabled_sources is not None:
+        for spec in suites:
+            off = [src for src in spec.requires_sources if src not in enabled_sources]
+            if off:
+                skipped.append(f"{spec.name} (needs disabled source {', '.join(off)})")
+        suites = [s for s in suites if all(src in enabled_sources for src in s.requires_sources)]
     gx_root = Path(gx_root)
     gx_root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
@@ -141,7 +155,7 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
         docs = ctx.get_docs_sites_urls()[0]["site_url"] or ""
     except (IndexError, KeyError):
         pass
-    report = ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs)
+    report = ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs, skipped=skipped)
     with connect(db_path) as con:
         for r in results:
             con.execute("insert into audit.validations values (?, ?, ?, ?, ?, ?, ?, ?, ?)",

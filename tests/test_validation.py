@@ -73,3 +73,18 @@ def test_every_suite_file_declares_its_data():
     suites = load_suites()
     assert {"raw_worldbank_indicator", "mart_country_indicators_annual"} <= {s.name for s in suites}
     assert all(s.query.strip().lower().startswith(("select", "with")) and s.expectations for s in suites)
+
+
+def test_suites_of_disabled_sources_are_skipped_not_failed(db, tmp_path):
+    empty = [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]
+    spec = SuiteSpec("needs_comtrade", "select * from marts.t where false", empty, tmp_path, ("comtrade",))
+    assert not validate(db, "r1", tmp_path / "gx", [spec], enabled_sources=["comtrade", "worldbank"]).success
+    report = validate(db, "r1", tmp_path / "gx", [spec], enabled_sources=["worldbank"])
+    assert report.success and report.suites == [] and report.skipped == ["needs_comtrade (needs disabled source comtrade)"]
+
+
+def test_shipped_suites_name_only_known_sources():
+    from flows.connectors import CONNECTORS
+
+    for spec in load_suites():
+        assert set(spec.requires_sources) <= set(CONNECTORS), spec.name
