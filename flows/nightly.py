@@ -264,12 +264,6 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
                 summary.source_status[r.source] = "failed"
                 summary.source_errors.setdefault(r.source, []).append(r.error)
         step("extract", t0, "ok", rows=sum(summary.rows_landed.values()))
-        for source, st in summary.source_status.items():  # per-source outcome, for `bilateral status`
-            steps.append({"step": "extract", "source": source, "status": st, "seconds": None,
-                          "started_at": datetime.now(timezone.utc), "files": summary.files_landed.get(source, 0),
-                          "rows": summary.rows_landed.get(source, 0),
-                          "message": " | ".join([*summary.source_errors.get(source, []),
-                                                 *(n for n in summary.notes if n.startswith(f"[{source}]"))])[:4000]})
         _COMPLETED.pop(run_id, None)
 
         t0 = time.perf_counter()
@@ -280,6 +274,12 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             summary.source_status[src] = "failed"
             summary.source_errors.setdefault(src, []).append(err)
         step("load", t0, "failed" if report.errors else "ok", rows=report.rows_loaded, files=report.files_loaded)
+        for source, st in summary.source_status.items():  # per-source outcome of extract + load, for `bilateral status`
+            steps.append({"step": "extract", "source": source, "status": st, "seconds": None,
+                          "started_at": datetime.now(timezone.utc), "files": summary.files_landed.get(source, 0),
+                          "rows": summary.rows_landed.get(source, 0),
+                          "message": " | ".join([*summary.source_errors.get(source, []),
+                                                 *(n for n in summary.notes if n.startswith(f"[{source}]"))])[:4000]})
         failed_sources = [s for s, st in summary.source_status.items() if st == "failed"]
         source_problem = ""
         if failed_sources:
