@@ -87,6 +87,9 @@ def make_transport(mode: str, replay_dir: str | None):
 
 # Completed partitions survive a task retry: the retry only fetches what is still missing.
 _COMPLETED: dict[str, dict[tuple[str, str], ExtractResult]] = defaultdict(dict)
+# Circuit breaker: once a source stayed unreachable past its HTTP retries, its other periods in the
+# same run fail at once instead of each waiting out the same outage (the task that hit it retries).
+_UNREACHABLE: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)  # run -> source -> (period, error)
 
 
 def _only_network_failures(task, task_run, state) -> bool:
@@ -113,6 +116,10 @@ def extract_source_period(config: Config, source: str, period: str, partitions: 
     connector = cls(config, src, client, run_date, state=state, full_refresh=full_refresh, backfill=backfill)
     lander = Lander(config.landing_dir, source, run_date.isoformat(), run_id)
     done = _COMPLETED[run_id]
+    tripped = _UNREACHABLE[run_id].get(source)
+    if tripped and tripped[0] != period:
+        raise SourceError(source, f"period {period}", f"skipped: the source was unreachable earlier in this run "
+                          f"(period {tripped[0]}): {tripped[1]}", "the next nightly run fetches it")
     out = []
     for partition in partitions:
         if (source, partition.key) in done:
@@ -121,7 +128,8 @@ def extract_source_period(config: Config, source: str, period: str, partitions: 
         first_file = len(lander.files)
         try:
             result = connector.extract(partition, lander)
-        except SourceUnavailable:
+        except SourceUnavailable as exc:
+            _UNREACHABLE[run_id].setdefault(source, (period, exc.problem))
             raise
         except SourceError as exc:
             result = ExtractResult(source, partition.key, partition.period, files=lander.files[first_file:], error=str(exc))
@@ -265,6 +273,7 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
                 summary.source_errors.setdefault(r.source, []).append(r.error)
         step("extract", t0, "ok", rows=sum(summary.rows_landed.values()))
         _COMPLETED.pop(run_id, None)
+        _UNREACHABLE.pop(run_id, None)
 
         t0 = time.perf_counter()
         report = load_task(db, run_id, results)
@@ -286,8 +295,8 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             details = "; ".join(e for s in failed_sources for e in summary.source_errors.get(s, [])[:3])
             source_problem = f"source(s) {failed_sources} failed: {details}"
 
-        if failed_sources and len(failed_sources) == len(selected):
-            return _finish(summary, steps, "failed", f"{source_problem}; nothing to transform, nothing published", db)
+        if failed_sources and report.rows_loaded == 0:
+            return _finish(summary, steps, "failed", f"{source_problem}; nothing new was loaded, nothing published", db)
 
         t0 = time.perf_counter()
         if config.dbt_task_per_node:  # prefect-dbt: each node its own task run (slower)
