@@ -295,7 +295,7 @@ def _run(config: Config, mode: str, replay_dir: str | None, sources: list[str] |
             details = "; ".join(e for s in failed_sources for e in summary.source_errors.get(s, [])[:3])
             source_problem = f"source(s) {failed_sources} failed: {details}"
 
-        if failed_sources and report.rows_loaded == 0:
+        if failed_sources and report.rows_loaded == 0 and not config.publish_on_source_failure:
             return _finish(summary, steps, "failed", f"{source_problem}; nothing new was loaded, nothing published", db)
 
         t0 = time.perf_counter()
