@@ -191,3 +191,10 @@ def serving(server: http.server.HTTPServer):
 def http_server():
     with serving(ScriptedServer()) as server:
         yield server
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that start Prefect (the shared sample run, the harness) are `slow`: `-m "not slow"` skips them."""
+    for item in items:
+        if {"sample_run", "prefect_harness"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
