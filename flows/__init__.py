@@ -1,8 +1,7 @@
 """bilateral: nightly ETL of bilateral trade, tariffs and relations.
 
 Importing the package sets the runtime defaults every entry point needs *before* Prefect,
-dbt or GX are imported: usage telemetry off and Prefect's home inside the project's
-runtime folder. Values already set in the environment win.
+dbt or GX are imported: usage telemetry off (values already set in the environment win).
 """
 from flows.runtime_env import apply_defaults as _apply_defaults
 

@@ -1,7 +1,9 @@
-"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve.
+"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, new-source.
 
-Configuration is loaded and validated before anything else is imported or started, so a bad
-config exits non-zero at once (exit code 2) naming the key, the value and what is allowed.
+The project folder is found first (``--project-dir``, ``BILATERAL_PROJECT_DIR``, or the nearest
+folder upward holding ``bilateral.toml``), then the configuration is loaded and validated before
+anything else is imported or started, so a bad config exits at once (exit code 2) naming the key,
+the value and what is allowed.
 """
 from __future__ import annotations
 
@@ -17,8 +19,16 @@ _T_START = time.perf_counter()
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
+def _add_project_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project-dir", metavar="DIR",
+                   help="the bilateral project (folder with bilateral.toml, dbt_project/, expectations/); default: "
+                        "BILATERAL_PROJECT_DIR, else the nearest folder upward from here holding bilateral.toml")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="PATH", help="config file (default: bilateral.toml; env BILATERAL_CONFIG)")
+    _add_project_arg(p)
+    p.add_argument("--config", metavar="PATH",
+                   help="config file (default: the project's bilateral.toml; env BILATERAL_CONFIG)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set countries.focus=CAN,CHN,USA,MEX (repeatable)")
 
@@ -84,17 +94,38 @@ def build_parser() -> argparse.ArgumentParser:
                                        "with a running server (`prefect server start`, PREFECT_API_URL set); without "
                                        "one, use OS cron with `bilateral run` (see README).")
     _add_config_args(serve)
+
+    new_source = sub.add_parser("new-source", help="write the skeleton of a new source",
+                                description="Write flows/sources/NAME/ (connector, load specs, sample generator, "
+                                            "README), its dbt staging folder and an empty raw GX suite: a working "
+                                            "skeleton to fill in (docs/CONTRIBUTING-SOURCES.md).")
+    new_source.add_argument("name", help="source name: a lower-case identifier, e.g. imf_dots")
+    _add_project_arg(new_source)
     return parser
+
+
+def _project(args):
+    from flows.paths import ProjectNotFound, find_project
+
+    try:
+        return find_project(getattr(args, "project_dir", None))
+    except ProjectNotFound as exc:
+        print(f"bilateral: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def _load_config(args):
     from flows.config import ConfigError, load_config
+    from flows.runtime_env import use_prefect_home
 
+    project = _project(args)
     try:
-        return load_config(args.config, args.overrides)
+        config = load_config(args.config, args.overrides, project=project)
     except ConfigError as exc:
         print(f"bilateral: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    use_prefect_home(config.warehouse_dir)
+    return config
 
 
 def _sources(args, config) -> list[str] | None:
@@ -110,30 +141,9 @@ def _sources(args, config) -> list[str] | None:
 
 
 def _print_summary(summary) -> None:
-    print(f"run {summary.run_id}  mode={summary.mode}  date={summary.run_date}  status={summary.status}")
-    for source, st in summary.source_status.items():
-        print(f"  source {source:<14} {st:<7} files={summary.files_landed.get(source, 0)} "
-              f"records={summary.rows_landed.get(source, 0)}")
-    if summary.rows_loaded:
-        print("  loaded: " + ", ".join(f"raw.{t}={n}" for t, n in summary.rows_loaded.items()))
-    if summary.dbt:
-        print(f"  dbt: {summary.dbt}")
-    for v in summary.validations:
-        print(f"  suite {v['suite']:<40} {'passed' if v['success'] else 'FAILED'} ({v['rows_checked']} rows)")
-    for note in summary.notes[:8]:
-        print(f"  note: {note}")
-    if len(summary.notes) > 8:
-        print(f"  ... {len(summary.notes) - 8} more notes (no data published yet, skipped files): see the nightly-summary "
-              "artifact or audit.run_steps")
-    if summary.published:
-        print(f"  published {len(summary.tables)} marts: " + ", ".join(f"{t}({n})" for t, n in summary.tables.items()))
-    elif summary.publish_unchanged:
-        print("  published marts unchanged (same content checksum); nothing rewritten")
-    if summary.mode != "live":
-        print("  NOTE: offline run from recorded/sample responses; rows from generated sample data have is_sample = true")
-    print("  steps: " + ", ".join(f"{k}={v:.1f}s" for k, v in summary.durations.items()))
-    if summary.message:
-        print(f"  {summary.message}")
+    from flows.run import render_summary
+
+    print(render_summary(summary))
 
 
 class _QuietRunFailure:
@@ -165,10 +175,9 @@ def cmd_run(args, backfill=None) -> int:
     try:
         summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
                           full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
-                          backfill=backfill)
+                          backfill=backfill, project_dir=str(config.project.root))
     except RunFailed as exc:
         _print_summary(exc.summary)
-        print(f"bilateral: run failed: {exc.summary.message}", file=sys.stderr)
         return EXIT_FAILED
     except BilateralError as exc:
         print(f"bilateral: {exc}", file=sys.stderr)
@@ -273,7 +282,24 @@ def cmd_serve(args) -> int:
     from flows.nightly import nightly
 
     nightly.serve(name="bilateral-nightly", cron=config.schedule_cron, limit=1,
-                  parameters={"mode": "live", "config_path": str(config.path)})
+                  parameters={"mode": "live", "config_path": str(config.path),
+                              "project_dir": str(config.project.root)})
+    return EXIT_OK
+
+
+def cmd_new_source(args) -> int:
+    from flows.scaffold import ScaffoldError, new_source
+
+    project = _project(args)
+    try:
+        written = new_source(project, args.name)
+    except ScaffoldError as exc:
+        print(f"bilateral: new-source: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for path in written:
+        print(f"wrote {path.relative_to(project.root)}")
+    print(f"next: fill in the TODOs, then `bilateral run --sample --sources {args.name}` "
+          "(docs/CONTRIBUTING-SOURCES.md)")
     return EXIT_OK
 
 
@@ -282,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
-               "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve}[args.command]
+               "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve,
+               "new-source": cmd_new_source}[args.command]
     return handler(args)
 
 

@@ -1,70 +1,167 @@
-"""bilateral's configuration: one TOML file, overridden by environment variables, then CLI flags.
-
-Validated on load, before any work: an unknown key, a wrong type or an unknown country code raises
-ConfigError naming the key, the bad value and what is allowed. API keys never come from the file:
-a source names the environment variable (and optionally the Prefect Secret block) holding its key.
+"""bilateral's configuration: one TOML file, overridden by environment variables, then CLI flags,
+validated by pydantic models before any work.
 
 Overrides:
 - environment: ``BILATERAL__<section>__<key>[__<key>]=value``, e.g.
   ``BILATERAL__countries__focus=CAN,CHN,USA,MEX`` or
   ``BILATERAL__sources__worldbank__base_url=http://127.0.0.1:8000``; ``BILATERAL_CONFIG`` names the file.
 - CLI: ``--set section.key=value`` (repeatable), applied last.
+
+Text from the environment and ``--set`` is read as a TOML value where the key's type is not a
+string (``2015`` is an integer, ``true`` a boolean, ``["CAN","MEX"]`` a list; a list may also be
+written ``CAN,MEX``), then validated exactly like the file: strictly. ``start = "2015"`` or
+``enabled = "yes"`` is refused wherever it comes from. Every problem raises ConfigError naming the
+key, the value and what is allowed. API keys never come from the file: a source names the
+environment variable (or the Prefect Secret block) that holds its key.
 """
 from __future__ import annotations
 
 import itertools
 import os
 import tomllib
-from dataclasses import dataclass, field
-from datetime import date
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from flows.countries import countries
-from flows.paths import DEFAULT_CONFIG, PROJECT_ROOT
+from flows.errors import BilateralError
+from flows.paths import Project, find_project
+from flows.sources import discover_sources
+from flows.sources.base import SourceSettings
 
 ENV_PREFIX = "BILATERAL__"
+SECRET_WORDS = ("api_key", "apikey", "token", "password", "subscription_key", "secret")
+EXAMPLE_COUNTRIES = ("CAN", "CHN", "USA", "MEX", "JPN", "KOR", "DEU", "FRA", "GBR")
 
 
-class ConfigError(ValueError):
+class ConfigError(BilateralError, ValueError):
     """Bad configuration: the message names the key, the value and what is allowed."""
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    enabled: bool
-    base_url: str
-    timeout_seconds: float
-    max_retries: int
-    backoff_seconds: float
-    min_interval_seconds: float
-    api_key_env: str
-    api_key_secret_block: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def api_key(self) -> str | None:
-        """The source's API key from its environment variable, else its Prefect Secret block, else None."""
-        if self.api_key_env and os.environ.get(self.api_key_env):
-            return os.environ[self.api_key_env]
-        if self.api_key_secret_block:
-            from prefect.blocks.system import Secret
-
-            try:
-                return Secret.load(self.api_key_secret_block).get()
-            except ValueError:
-                return None
-        return None
+# --- the file's sections -------------------------------------------------------------------------
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _country(code: str) -> str:
+    known = countries()
+    if code not in known:
+        examples = ", ".join(c for c in EXAMPLE_COUNTRIES if c in known)
+        raise ValueError(f"unknown country code {code!r}; allowed: ISO3 codes of UN Comtrade reporters "
+                         f"({len(known)} known, e.g. {examples}; list in flows/reference/countries/Reporters.json)")
+    return code
+
+
+class CountriesSection(_Section):
+    focus: list[str] = Field(default_factory=lambda: ["CAN", "CHN", "USA"], description="ISO3 codes")
+    pairs: Union[Literal["all"], list[str]] = Field("all", description='"all" or a list of "AAA-BBB" pairs')
+
+    @field_validator("focus")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        codes = list(dict.fromkeys(_country(c.strip().upper()) for c in value))
+        if len(codes) < 2:
+            raise ValueError("at least two countries are needed for a pair")
+        return codes
+
+    @model_validator(mode="after")
+    def _pairs_within_focus(self) -> "CountriesSection":
+        if self.pairs == "all":
+            return self
+        for p in self.pairs:
+            bits = p.replace("–", "-").split("-")
+            if len(bits) != 2:
+                raise ValueError(f"countries.pairs: {p!r} is not of the form 'AAA-BBB'")
+            a, b = (_country(x.strip().upper()) for x in bits)
+            if a == b:
+                raise ValueError(f"countries.pairs: {p!r} pairs a country with itself")
+            outside = [c for c in (a, b) if c not in self.focus]
+            if outside:
+                raise ValueError(f"countries.pairs: {outside[0]} in {p!r} is not in countries.focus {self.focus}")
+        return self
+
+
+class YearsSection(_Section):
+    start: int = Field(2015, ge=1990, description="first year")
+    end: Union[int, Literal["latest"]] = Field("latest", description='last year, or "latest"')
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "YearsSection":
+        if self.end != "latest" and self.end < self.start:
+            raise ValueError(f"years.end {self.end} is before years.start {self.start}")
+        if self.start > date.today().year:
+            raise ValueError(f"years.start {self.start} is in the future")
+        return self
+
+
+class WarehouseSection(_Section):
+    dir: str = Field("warehouse", description="relative to the project folder, or absolute")
+    publish_on_source_failure: bool = False
+
+
+class ScheduleSection(_Section):
+    cron: str = Field("0 2 * * *", description="five-field cron expression")
+    timezone: str = Field("UTC", description="IANA time zone, e.g. America/Toronto")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"not a cron expression ({exc}); expected five fields, e.g. '0 2 * * *' "
+                             "(02:00 every night)") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone (e.g. UTC, America/Toronto, Asia/Shanghai)") from None
+        return value
+
+
+class DbtSection(_Section):
+    task_per_node: bool = False
+
+
+_SECTIONS: dict[str, type[_Section]] = {"countries": CountriesSection, "years": YearsSection,
+                                        "warehouse": WarehouseSection, "schedule": ScheduleSection, "dbt": DbtSection}
+
+
+def file_model(settings: dict[str, type[SourceSettings]]) -> type[BaseModel]:
+    """The model of the whole file: the fixed sections plus ``[sources.<name>]`` for every known source."""
+    sources = create_model("SourcesSection", __base__=_Section,
+                           **{name: (cls, Field(default_factory=_default_factory(cls))) for name, cls in settings.items()})
+    return create_model("ConfigFile", __base__=_Section,
+                        **{name: (cls, Field(default_factory=cls)) for name, cls in _SECTIONS.items()},
+                        sources=(sources, Field(default_factory=sources)))
+
+
+def _default_factory(cls: type[SourceSettings]):
+    return lambda: cls()
+
+
+# --- the resolved configuration the code uses ------------------------------------------------------
 @dataclass(frozen=True)
 class Config:
     path: Path
+    project: Project
     countries: tuple[str, ...]
     pairs: tuple[tuple[str, str], ...]
     start_year: int
     end_year: int
-    sources: dict[str, SourceConfig]
+    sources: dict[str, SourceSettings]
     warehouse_dir: Path
     publish_on_source_failure: bool
     schedule_cron: str
@@ -87,137 +184,166 @@ class Config:
     def landing_dir(self) -> Path:
         return self.warehouse_dir / "landing"
 
-
-# --- schema -----------------------------------------------------------------------------------
-# field -> (type, default). Types: str, int, float, bool, list (of str), "year_or_latest", "pairs".
-_TOP_SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "countries": {"focus": (list, ["CAN", "CHN", "USA"]), "pairs": ("pairs", "all")},
-    "years": {"start": (int, 2015), "end": ("year_or_latest", "latest")},
-    "warehouse": {"dir": (str, "warehouse"), "publish_on_source_failure": (bool, False)},
-    "schedule": {"cron": (str, "0 2 * * *"), "timezone": (str, "UTC")},
-    "dbt": {"task_per_node": (bool, False)},
-}
-_SOURCE_COMMON: dict[str, tuple[Any, Any]] = {
-    "enabled": (bool, True),
-    "base_url": (str, None),
-    "timeout_seconds": (float, 30.0),
-    "max_retries": (int, 4),
-    "backoff_seconds": (float, 2.0),
-    "min_interval_seconds": (float, 0.0),
-    "api_key_env": (str, ""),
-    "api_key_secret_block": (str, ""),
-}
-_SECRET_WORDS = ("api_key", "apikey", "token", "password", "subscription_key", "secret")
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list of strings", "year_or_latest": 'a year or "latest"',
-               "pairs": '"all" or a list of "AAA-BBB" country pairs'}
+    @property
+    def gx_dir(self) -> Path:
+        return self.warehouse_dir / "gx"
 
 
-def _source_schema(name: str) -> dict[str, tuple[Any, Any]]:
-    from flows.connectors import CONNECTORS
-
-    connector = CONNECTORS[name]
-    schema = dict(_SOURCE_COMMON)
-    schema["base_url"] = (str, connector.default_base_url)
-    schema["min_interval_seconds"] = (float, connector.default_min_interval_seconds)
-    schema.update(connector.options)
-    return schema
-
-
-def _coerce(key: str, value: Any, kind: Any) -> Any:
-    """Type-check one value; strings from env/CLI are converted to the expected type."""
-    bad = ConfigError(f"config key '{key}': got {value!r} ({type(value).__name__}); expected {_TYPE_NAMES[kind]}")
-    if isinstance(value, str) and kind not in (str, "pairs", "year_or_latest"):
-        text = value.strip()
-        try:
-            if kind is bool:
-                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise bad
-                return text.lower() in ("true", "1", "yes")
-            if kind is int:
-                return int(text)
-            if kind is float:
-                return float(text)
-            if kind is list:
-                return [p.strip() for p in text.split(",") if p.strip()]
-        except ValueError:
-            raise bad from None
-    if kind is bool and not isinstance(value, bool):
-        raise bad
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise bad
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
-    if kind is str and not isinstance(value, str):
-        raise bad
-    if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise bad
-    if kind == "year_or_latest":
-        if value == "latest":
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-    if kind == "pairs":
-        if isinstance(value, str) and value != "all":
-            value = [p.strip() for p in value.split(",") if p.strip()]
-        if value != "all" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise bad
-    return value
+# --- reading -------------------------------------------------------------------------------------
+def _annotation(model: type[BaseModel] | None, parts: list[str]) -> Any:
+    """The declared type of the field at ``parts`` (None when the key is unknown)."""
+    for i, part in enumerate(parts):
+        if model is None or part not in model.model_fields:
+            return None
+        ann = model.model_fields[part].annotation
+        if i == len(parts) - 1:
+            return ann
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return None
 
 
-def _check_keys(where: str, given: dict[str, Any], allowed: dict[str, Any]) -> None:
-    for key in given:
-        if key in allowed:
-            continue
-        full = f"{where}.{key}" if where else key
-        if any(word in key.lower() for word in _SECRET_WORDS):
-            raise ConfigError(
-                f"config key '{full}': API keys and secrets are never read from the config file; "
-                f"set the source's api_key_env variable (or a Prefect Secret block named by api_key_secret_block)")
-        raise ConfigError(f"unknown config key '{full}'; allowed keys: {', '.join(sorted(allowed))}")
+def _kinds(ann: Any) -> set[type]:
+    """The plain types a (possibly union / literal / list) annotation admits."""
+    origin = typing.get_origin(ann)
+    if origin in (Union, types.UnionType):
+        return set().union(*(_kinds(a) for a in typing.get_args(ann)))
+    if origin is Literal:
+        return {type(a) for a in typing.get_args(ann)}
+    if origin is list:
+        return {list}
+    return {ann} if isinstance(ann, type) else set()
 
 
-def _set_path(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
-    parts = [p for p in dotted.split(".") if p]
-    if not parts:
-        raise ConfigError(f"{origin}: empty config key")
+def _from_text(text: str, ann: Any) -> Any:
+    """A value given as text (environment, --set) in the type its key declares, for strict validation."""
+    kinds = _kinds(ann)
+    if kinds == {str}:
+        return text
+    stripped = text.strip()
+    try:
+        value = tomllib.loads(f"v = {stripped}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = None
+    if value is not None and (type(value) in kinds or (float in kinds and type(value) is int) or not kinds):
+        return value
+    if list in kinds and not stripped.startswith("["):
+        return [p.strip() for p in stripped.split(",") if p.strip()]
+    return value if value is not None and str not in kinds else text
+
+
+def _set_path(tree: dict[str, Any], parts: list[str], value: Any, origin: str) -> None:
     node = tree
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"{origin}: '{dotted}' goes below a value that is not a table")
+            raise ConfigError(f"{origin}: '{'.'.join(parts)}' goes below a value that is not a table")
     node[parts[-1]] = value
 
 
-def _env_overrides(environ: dict[str, str]) -> list[tuple[str, str, str]]:
+def _overrides(environ: dict[str, str], overrides: list[str]) -> list[tuple[list[str], str, str]]:
     out = []
     for name, value in sorted(environ.items()):
         if name.startswith(ENV_PREFIX):
-            dotted = ".".join(name[len(ENV_PREFIX):].lower().split("__"))
-            out.append((dotted, value, f"environment variable {name}"))
+            out.append(([p for p in name[len(ENV_PREFIX):].lower().split("__") if p], value,
+                        f"environment variable {name}"))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        dotted, value = item.split("=", 1)
+        out.append(([p for p in dotted.strip().split(".") if p], value, f"--set {item}"))
+    for parts, _, origin in out:
+        if not parts:
+            raise ConfigError(f"{origin}: empty config key")
     return out
 
 
-def _validate_country(key: str, code: str) -> str:
-    code = code.strip().upper()
-    known = countries()
-    if code not in known:
-        examples = ", ".join(c for c in ("CAN", "CHN", "USA", "MEX", "JPN", "KOR", "DEU", "FRA", "GBR") if c in known)
-        raise ConfigError(
-            f"config key '{key}': unknown country code {code!r}; allowed: ISO3 codes of UN Comtrade reporters "
-            f"({len(known)} known, e.g. {examples}; full list in flows/reference/comtrade/Reporters.json)")
-    return code
+def _refuse_secrets(tree: dict[str, Any], where: str = "") -> None:
+    for key, value in tree.items():
+        full = f"{where}.{key}" if where else key
+        if isinstance(value, dict):
+            _refuse_secrets(value, full)
+        elif key not in ("api_key_env", "api_key_secret_block") and any(w in key.lower() for w in SECRET_WORDS):
+            raise ConfigError(f"config key '{full}': API keys and secrets are never read from the config file; "
+                              "set the source's api_key_env variable (or a Prefect Secret block named by "
+                              "api_key_secret_block)")
+
+
+_EXPECTED = {"int_type": "an integer", "int_parsing": "an integer", "float_type": "a number",
+             "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
+             "string_type": "a string", "list_type": "a list", "model_type": "a table", "dict_type": "a table"}
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    for part in loc[:-1]:
+        ann = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return sorted(model.model_fields)
+
+
+def _key(model: type[BaseModel], loc: tuple) -> tuple:
+    """The config key of an error location: union members and list positions are not keys."""
+    out: list = []
+    node: type[BaseModel] | None = model
+    for part in loc:
+        if node is None:
+            break
+        out.append(part)
+        ann = node.model_fields[part].annotation if isinstance(part, str) and part in node.model_fields else None
+        node = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return tuple(out)
+
+
+def _message(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line per bad key: what was given and what is allowed."""
+    by_key: dict[tuple, list[dict]] = {}
+    for err in exc.errors(include_url=False):
+        by_key.setdefault(_key(model, err["loc"]), []).append(err)
+    problems = []
+    for loc, errs in by_key.items():
+        key = ".".join(str(p) for p in loc) or "(file)"
+        if any(e["type"] == "extra_forbidden" for e in errs):
+            problems.append(f"unknown config key '{key}'; allowed keys: {', '.join(_allowed_keys(model, loc))}")
+            continue
+        value = errs[0].get("input")
+        if isinstance(value, dict) and all(e["type"] == "value_error" for e in errs):
+            problems.append(f"config section '{key}': " + "; ".join(e["msg"].removeprefix("Value error, ") for e in errs))
+            continue
+        shown = "got a table" if isinstance(value, dict) else f"got {value!r} ({type(value).__name__})"
+        wanted = []
+        for e in errs:
+            if e["type"] in _EXPECTED:
+                wanted.append(f"expected {_EXPECTED[e['type']]}")
+            elif e["type"] == "literal_error":
+                wanted.append("expected " + e["msg"].removeprefix("Input should be "))
+            else:
+                wanted.append(e["msg"].removeprefix("Value error, "))
+        wanted = list(dict.fromkeys(wanted))
+        joined = " or ".join(w.removeprefix("expected ") if i else w for i, w in enumerate(wanted)) \
+            if all(w.startswith("expected ") for w in wanted) else "; ".join(wanted)
+        problems.append(f"config key '{key}': {shown}; {joined}")
+    return problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+
+
+def _warehouse_dir(value: str, project: Project, cfg_path: Path) -> Path:
+    """Relative paths stay inside the project folder; absolute paths are taken as given."""
+    given = Path(value).expanduser()
+    if given.is_absolute():
+        return given.resolve()
+    resolved = (project.root / given).resolve()
+    if not resolved.is_relative_to(project.root.resolve()):
+        raise ConfigError(f"{cfg_path}: config key 'warehouse.dir': got {value!r}; a relative path must stay inside "
+                          f"the project folder {project.root} (give an absolute path to put the warehouse elsewhere)")
+    return resolved
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None,
-                environ: dict[str, str] | None = None) -> Config:
+                environ: dict[str, str] | None = None, project: Project | None = None) -> Config:
     """Read, override and validate the configuration. Raises ConfigError before any work is done."""
     environ = dict(os.environ if environ is None else environ)
-    cfg_path = Path(path or environ.get("BILATERAL_CONFIG") or DEFAULT_CONFIG).resolve()
+    project = project or find_project(environ=environ)
+    cfg_path = Path(path or environ.get("BILATERAL_CONFIG") or project.default_config).resolve()
     if not cfg_path.is_file():
         raise ConfigError(f"config file {cfg_path} not found; pass --config PATH or set BILATERAL_CONFIG")
     try:
@@ -225,76 +351,31 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {cfg_path} is not valid TOML: {exc}") from None
 
-    for dotted, value, origin in _env_overrides(environ):
-        _set_path(tree, dotted, value, origin)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected section.key=value")
-        dotted, value = item.split("=", 1)
-        _set_path(tree, dotted.strip(), value, f"--set {item}")
+    known = discover_sources()
+    model = file_model({name: src.settings for name, src in known.items()})
+    for parts, text, origin in _overrides(environ, overrides or []):
+        _set_path(tree, parts, _from_text(text, _annotation(model, parts)), origin)
+    _refuse_secrets(tree)
+    try:
+        parsed = model.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(f"{cfg_path}: {_message(exc, model)}") from None
 
-    from flows.connectors import CONNECTORS
-
-    _check_keys("", tree, {**_TOP_SCHEMA, "sources": None})
-    values: dict[str, dict[str, Any]] = {}
-    for section, schema in _TOP_SCHEMA.items():
-        given = tree.get(section, {})
-        if not isinstance(given, dict):
-            raise ConfigError(f"config key '{section}' must be a table")
-        _check_keys(section, given, schema)
-        values[section] = {k: _coerce(f"{section}.{k}", given.get(k, d), t) for k, (t, d) in schema.items()}
-
-    focus = tuple(dict.fromkeys(_validate_country("countries.focus", c) for c in values["countries"]["focus"]))
-    if len(focus) < 2:
-        raise ConfigError(f"config key 'countries.focus': got {list(focus)}; at least two countries are needed for a pair")
-    pairs_value = values["countries"]["pairs"]
-    if pairs_value == "all":
+    c: CountriesSection = parsed.countries
+    focus = tuple(c.focus)
+    if c.pairs == "all":
         pairs = tuple(itertools.combinations(focus, 2))
     else:
-        pairs_list = []
-        for p in pairs_value:
-            bits = p.replace("–", "-").split("-")
-            if len(bits) != 2:
-                raise ConfigError(f"config key 'countries.pairs': {p!r} is not of the form 'AAA-BBB'")
-            a, b = (_validate_country("countries.pairs", x) for x in bits)
-            if a == b:
-                raise ConfigError(f"config key 'countries.pairs': {p!r} pairs a country with itself")
-            for c in (a, b):
-                if c not in focus:
-                    raise ConfigError(f"config key 'countries.pairs': {c} in {p!r} is not in countries.focus {list(focus)}")
-            pairs_list.append((a, b))
-        pairs = tuple(dict.fromkeys(pairs_list))
-
-    start = values["years"]["start"]
-    end = values["years"]["end"]
-    end_year = date.today().year if end == "latest" else end
-    if not 1990 <= start <= end_year:
-        raise ConfigError(f"config keys 'years.start'={start} / 'years.end'={end}: need 1990 <= start <= end")
-
-    given_sources = tree.get("sources", {})
-    if not isinstance(given_sources, dict):
-        raise ConfigError("config key 'sources' must be a table of [sources.<name>] tables")
-    _check_keys("sources", given_sources, CONNECTORS)
-    sources: dict[str, SourceConfig] = {}
-    for name in CONNECTORS:
-        given = given_sources.get(name, {})
-        if not isinstance(given, dict):
-            raise ConfigError(f"config key 'sources.{name}' must be a table")
-        schema = _source_schema(name)
-        _check_keys(f"sources.{name}", given, schema)
-        v = {k: _coerce(f"sources.{name}.{k}", given.get(k, d), t) for k, (t, d) in schema.items()}
-        if not str(v["base_url"]).startswith(("http://", "https://")):
-            raise ConfigError(f"config key 'sources.{name}.base_url': got {v['base_url']!r}; expected an http(s) URL")
-        if v["timeout_seconds"] <= 0 or v["max_retries"] < 0 or v["backoff_seconds"] < 0 or v["min_interval_seconds"] < 0:
-            raise ConfigError(f"config keys 'sources.{name}.*': timeout must be > 0, retries/backoff/interval >= 0")
-        common = {k: v.pop(k) for k in list(_SOURCE_COMMON)}
-        sources[name] = SourceConfig(name=name, options=v, **common)
-
-    wh_dir = Path(values["warehouse"]["dir"])
-    if not wh_dir.is_absolute():
-        wh_dir = (PROJECT_ROOT / wh_dir).resolve()
-    return Config(
-        path=cfg_path, countries=focus, pairs=pairs, start_year=start, end_year=end_year, sources=sources,
-        warehouse_dir=wh_dir, publish_on_source_failure=values["warehouse"]["publish_on_source_failure"],
-        schedule_cron=values["schedule"]["cron"], schedule_timezone=values["schedule"]["timezone"],
-        dbt_task_per_node=values["dbt"]["task_per_node"])
+        pairs = tuple(dict.fromkeys(tuple(x.strip().upper() for x in p.replace("–", "-").split("-")) for p in c.pairs))
+    sources: dict[str, SourceSettings] = {}
+    for name in known:
+        settings = getattr(parsed.sources, name)
+        settings._name = name
+        sources[name] = settings
+    wh_dir = _warehouse_dir(parsed.warehouse.dir, project, cfg_path)
+    end = parsed.years.end
+    return Config(path=cfg_path, project=project, countries=focus, pairs=pairs, start_year=parsed.years.start,
+                  end_year=date.today().year if end == "latest" else end, sources=sources, warehouse_dir=wh_dir,
+                  publish_on_source_failure=parsed.warehouse.publish_on_source_failure,
+                  schedule_cron=parsed.schedule.cron, schedule_timezone=parsed.schedule.timezone,
+                  dbt_task_per_node=parsed.dbt.task_per_node)

@@ -1,6 +1,6 @@
 """Country code crosswalk. ISO3 is bilateral's join key; every source has its own codes.
 
-Built from UN Comtrade's reporter list (real copy in flows/reference/comtrade/), which carries
+Built from UN Comtrade's reporter list (real copy in flows/reference/countries/), which carries
 the traps a generic M49 table gets wrong: USA = 842 (not 840), France = 251, India = 699,
 Switzerland = 757, "Other Asia, nes" (Taiwan) = 490.
 """
@@ -24,7 +24,7 @@ class Country:
 @lru_cache(maxsize=1)
 def countries() -> dict[str, Country]:
     """Current, non-group Comtrade reporters keyed by ISO3 (the newest code wins, e.g. 842 for USA)."""
-    raw = json.loads((REFERENCE_DIR / "comtrade" / "Reporters.json").read_text(encoding="utf-8"))
+    raw = json.loads((REFERENCE_DIR / "countries" / "Reporters.json").read_text(encoding="utf-8"))
     out: dict[str, Country] = {}
     for r in raw["results"]:
         iso3 = r.get("reporterCodeIsoAlpha3") or ""

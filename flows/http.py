@@ -10,13 +10,15 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
-from flows.config import SourceConfig
 from flows.errors import SourceUnavailable
+
+if TYPE_CHECKING:
+    from flows.sources.base import SourceSettings
 
 USER_AGENT = "bilateral-etl/0.1 (+nightly trade, tariff and relations warehouse)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -54,9 +56,15 @@ class Transport(Protocol):
 
     def send(self, source: str, url: str, key: str, headers: dict[str, str], timeout: float) -> HttpResponse: ...
 
+    def recorded_keys(self, source: str) -> list[str] | None:
+        """The request keys a recording holds for ``source``; None for a live transport."""
+
 
 class LiveTransport:
     origin = "live"
+
+    def recorded_keys(self, source: str) -> list[str] | None:
+        return None
 
     def __init__(self) -> None:
         self._session = requests.Session()
@@ -68,6 +76,12 @@ class LiveTransport:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return HttpResponse(url=url, redacted_url=url, key=key, status=r.status_code,
                             headers={k.lower(): v for k, v in r.headers.items()}, body=r.content, origin=self.origin)
+
+
+def build_url(base_url: str, path: str, params: dict[str, object] | None = None) -> str:
+    """``base_url/path?query``: None values dropped, list separators (``;:,*``) left readable."""
+    query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, safe=";:,*")
+    return f"{base_url.rstrip('/')}/{path.lstrip('/')}" + (f"?{query}" if query else "")
 
 
 def redact(url: str, secret_params: tuple[str, ...]) -> str:
@@ -104,7 +118,7 @@ class HttpClient:
     which knows what its source's 4xx bodies mean; retryable ones that never recover raise
     SourceUnavailable."""
 
-    def __init__(self, source: SourceConfig, transport: Transport, *, secret_params: tuple[str, ...] = (),
+    def __init__(self, source: "SourceSettings", transport: Transport, *, secret_params: tuple[str, ...] = (),
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
         self.source = source
         self.transport = transport
@@ -115,9 +129,11 @@ class HttpClient:
         self.requests_sent = 0
 
     def url(self, path: str, params: dict[str, object] | None = None) -> str:
-        base = self.source.base_url.rstrip("/")
-        query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, safe=";:,*")
-        return f"{base}/{path.lstrip('/')}" + (f"?{query}" if query else "")
+        return build_url(self.source.base_url, path, params)
+
+    def recorded_keys(self) -> list[str] | None:
+        """What the recording being replayed holds for this source (None when live)."""
+        return self.transport.recorded_keys(self.source.name)
 
     def _pace(self) -> None:
         interval = self.source.min_interval_seconds

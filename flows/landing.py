@@ -39,22 +39,36 @@ class LandedFile:
     load_params: dict[str, Any] = field(default_factory=dict)
 
 
-_SEQ_LOCK = threading.Lock()
-_SEQ: dict[Path, int] = {}  # landing dir -> last sequence number used (tasks of one run share a dir)
+class FileSequence:
+    """Numbers the files of one run folder. Several tasks of a run (source x period, retries) land
+    into the same folder, so they share one sequence; it starts after any file already there."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory)
+        self._lock = threading.Lock()
+        self._last: int | None = None
+
+    def next(self) -> int:
+        with self._lock:
+            if self._last is None:
+                taken = [int(p.name[:6]) for p in self.dir.glob("[0-9][0-9][0-9][0-9][0-9][0-9]_*")] \
+                    if self.dir.is_dir() else []
+                self._last = max(taken, default=0)
+            self._last += 1
+            return self._last
 
 
 class Lander:
-    def __init__(self, landing_dir: Path, source: str, run_date: str, run_id: str) -> None:
+    def __init__(self, landing_dir: Path, source: str, run_date: str, run_id: str,
+                 sequence: FileSequence | None = None) -> None:
         self.source, self.run_id = source, run_id
         self.dir = Path(landing_dir) / source / run_date / run_id
+        self.sequence = sequence or FileSequence(self.dir)
         self.files: list[LandedFile] = []
 
     def _next_path(self, slug: str, ext: str) -> Path:
-        """A fresh file name: several tasks (source x period, retries) land into one run's folder."""
-        with _SEQ_LOCK:
-            n = _SEQ.get(self.dir, 0) + 1
-            _SEQ[self.dir] = n
-        return self.dir / f"{n:06d}_{slug}.{ext}"
+        """A fresh file name, never one another task of the run has used."""
+        return self.dir / f"{self.sequence.next():06d}_{slug}.{ext}"
 
     def land(self, resp: HttpResponse, kind: str, load_params: dict[str, Any] | None = None) -> LandedFile:
         self.dir.mkdir(parents=True, exist_ok=True)

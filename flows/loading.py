@@ -12,11 +12,22 @@ from pathlib import Path
 
 import duckdb
 
-from flows.connectors.base import ExtractResult
 from flows.errors import LoadError
 from flows.landing import LandedFile
-from flows.loaders import LOAD_SPECS
+from flows.sources import load_specs
+from flows.sources.base import ExtractResult
+from flows.sources.loadspec import LoadSpec
 from flows.warehouse import connect, utcnow
+
+
+@dataclass(frozen=True)
+class PartitionFailure:
+    """A partition whose files were refused at load: nothing of it loaded."""
+
+    source: str
+    partition: str
+    file: str
+    message: str
 
 
 @dataclass
@@ -25,8 +36,7 @@ class LoadReport:
     files_skipped: int = 0
     rows_loaded: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    failed_partitions: list[str] = field(default_factory=list)
+    failures: list[PartitionFailure] = field(default_factory=list)
 
 
 def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
@@ -37,9 +47,8 @@ def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> N
                                     "sha256", "fetched_at", "origin", "synthetic", "status", "problem")])
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, f: LandedFile, run_id: str) -> int | None:
+def _load_file(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str) -> int | None:
     """Insert one file's rows; None when it was loaded before (same content hash)."""
-    spec = LOAD_SPECS[f.kind]
     if con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
                    [spec.raw_table, f.sha256]).fetchone():
         return None
@@ -60,7 +69,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, f: LandedFile, run_id: str) -> in
     return int(inserted)
 
 
-def load_results(db_path: Path, run_id: str, results: list[ExtractResult]) -> LoadReport:
+def load_results(db_path: Path, run_id: str, results: list[ExtractResult],
+                 specs: dict[str, LoadSpec] | None = None) -> LoadReport:
+    specs = load_specs() if specs is None else specs
     report = LoadReport()
     with connect(db_path) as con:
         for result in results:
@@ -69,17 +80,17 @@ def load_results(db_path: Path, run_id: str, results: list[ExtractResult]) -> Lo
             con.execute("commit")
             if not result.ok:
                 continue
-            loadable = [f for f in result.files if f.status == "landed" and f.kind in LOAD_SPECS]
+            loadable = [f for f in result.files if f.status == "landed" and f.kind in specs]
             con.execute("begin transaction")
             try:
                 rows = {}
                 for f in loadable:
-                    n = _load_file(con, f, run_id)
+                    n = _load_file(con, specs[f.kind], f, run_id)
                     if n is None:
                         report.files_skipped += 1
                     else:
                         report.files_loaded += 1
-                        table = LOAD_SPECS[f.kind].raw_table
+                        table = specs[f.kind].raw_table
                         rows[table] = rows.get(table, 0) + n
                 for key, value in result.state_updates.items():
                     con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
@@ -90,8 +101,8 @@ def load_results(db_path: Path, run_id: str, results: list[ExtractResult]) -> Lo
                 con.execute("update audit.landed_files set status = 'rejected', problem = ? where run_id = ? and path = ?",
                             [exc.problem, run_id, exc.file])
                 result.error = str(exc)
-                report.errors.append(f"[{result.source} {result.partition}] {exc}")
-                report.failed_partitions.append(f"{result.source}:{result.partition}")
+                report.failures.append(PartitionFailure(result.source, result.partition, exc.file,
+                                                        f"[{result.source} {result.partition}] {exc}"))
                 continue
             for table, n in rows.items():
                 report.rows_by_table[table] = report.rows_by_table.get(table, 0) + n

@@ -87,6 +87,9 @@ class ReplayTransport:
     def has(self, source: str, key: str) -> bool:
         return key in self._index(source)
 
+    def recorded_keys(self, source: str) -> list[str] | None:
+        return list(self._index(source))
+
     def send(self, source: str, url: str, key: str, headers: dict[str, str], timeout: float) -> HttpResponse:
         entry = self._index(source).get(key)
         if entry is None:

@@ -1,13 +1,10 @@
-"""Process-wide defaults: telemetry off, Prefect in local ephemeral mode under warehouse/."""
+"""Process-wide defaults: telemetry off; Prefect in local ephemeral mode under the warehouse folder."""
 from __future__ import annotations
 
 import os
-
-from flows.paths import PROJECT_ROOT
+from pathlib import Path
 
 _DEFAULTS = {
-    # Prefect: local ephemeral API whose SQLite history lives inside the project runtime folder.
-    "PREFECT_HOME": str(PROJECT_ROOT / "warehouse" / ".prefect"),
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -24,3 +21,12 @@ _DEFAULTS = {
 def apply_defaults() -> None:
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
+
+
+def use_prefect_home(warehouse_dir: Path) -> None:
+    """Prefect's local run history lives beside the warehouse it ran on (unless PREFECT_HOME is set).
+    Must run before Prefect is imported."""
+    if "PREFECT_HOME" not in os.environ:
+        home = Path(warehouse_dir) / ".prefect"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home)

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.paths import DBT_PROJECT_DIR
+from flows.paths import Project
 
 
 @dataclass
@@ -32,11 +32,11 @@ class DbtReport:
         return out
 
 
-def dbt_env(db_path: Path, run_id: str) -> None:
+def dbt_env(project: Project, db_path: Path, run_id: str) -> None:
     os.environ["BILATERAL_DUCKDB"] = str(Path(db_path).resolve())
     os.environ["BILATERAL_RUN_ID"] = run_id
-    os.environ["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
-    os.environ["DBT_PROJECT_DIR"] = str(DBT_PROJECT_DIR)
+    os.environ["DBT_PROFILES_DIR"] = str(project.dbt_project_dir)
+    os.environ["DBT_PROJECT_DIR"] = str(project.dbt_project_dir)
 
 
 def _release() -> None:
@@ -61,11 +61,13 @@ def _report(result) -> DbtReport:
     return DbtReport(success=bool(getattr(result, "success", False)) and not failed, nodes=nodes, message=message)
 
 
-def build(db_path: Path, run_id: str, args: list[str] | None = None, task_per_node: bool = False) -> DbtReport:
-    """``dbt build`` (or other args) against ``db_path``."""
-    dbt_env(db_path, run_id)
+def build(project: Project, db_path: Path, run_id: str, args: list[str] | None = None,
+          task_per_node: bool = False) -> DbtReport:
+    """``dbt build`` (or other args) of the project's dbt project against ``db_path``."""
+    dbt_env(project, db_path, run_id)
+    dbt_dir = project.dbt_project_dir
     work = Path(db_path).resolve().parent / "dbt"
-    argv = [*(args or ["build"]), "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    argv = [*(args or ["build"]), "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     try:
         if task_per_node:
@@ -73,7 +75,7 @@ def build(db_path: Path, run_id: str, args: list[str] | None = None, task_per_no
             from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
             # dbt's levels are debug/info/warn/error: pass one explicitly rather than Prefect's "WARNING"
-            settings = PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+            settings = PrefectDbtSettings(project_dir=dbt_dir, profiles_dir=dbt_dir,
                                           target_path=work / "target", log_level=EventLevel.WARN)
             runner = PrefectDbtRunner(settings=settings, raise_on_failure=False, include_compiled_code=False)
             result = runner.invoke(argv)

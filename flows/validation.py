@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.errors import ValidationFailed
-from flows.paths import EXPECTATIONS_DIR
 from flows.warehouse import connect, utcnow
 
-SUITES_DIR = EXPECTATIONS_DIR / "suites"
 SAMPLE_SIZE = 5
 
 
@@ -64,7 +62,7 @@ class ValidationReport:
         return "validation failed, nothing published:\n  " + "\n  ".join(lines)
 
 
-def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
+def load_suites(directory: Path) -> list[SuiteSpec]:
     specs = []
     for path in sorted(Path(directory).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -101,14 +99,14 @@ def _failures(validation_result) -> list[dict]:
 
 
 def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
-             enabled_sources: list[str] | None = None) -> ValidationReport:
+             enabled_sources: list[str] | None = None, suites_dir: Path | None = None) -> ValidationReport:
     """Run every suite against the working warehouse; record results. Does not raise on failure.
     With ``enabled_sources``, suites requiring a source not in it are skipped."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    suites = load_suites() if suites is None else suites
+    suites = load_suites(suites_dir) if suites is None else suites
     skipped = []
     if enabled_sources is not None:
         for spec in suites:

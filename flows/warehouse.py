@@ -14,7 +14,8 @@ from typing import Iterator
 import duckdb
 
 from flows.errors import BilateralError
-from flows.loaders import LOAD_SPECS
+from flows.sources import load_specs
+from flows.sources.loadspec import LoadSpec
 
 AUDIT_DDL = """
 create schema if not exists raw;
@@ -67,11 +68,11 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         con.close()
 
 
-def ensure_schemas(path: Path) -> None:
-    """Create raw/audit schemas and every registered raw table (append-only, idempotent)."""
+def ensure_schemas(path: Path, specs: dict[str, LoadSpec] | None = None) -> None:
+    """Create raw/audit schemas and every source's raw tables (append-only, idempotent)."""
     with connect(path) as con:
         con.execute(AUDIT_DDL)
-        for spec in LOAD_SPECS.values():
+        for spec in (load_specs() if specs is None else specs).values():
             cols = {**spec.columns, **RAW_META_COLUMNS}
             con.execute(f"create table if not exists raw.{spec.raw_table} ("
                         + ", ".join(f'"{c}" {t}' for c, t in cols.items()) + ")")

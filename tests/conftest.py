@@ -21,7 +21,9 @@ from typing import Callable
 import pytest
 
 import flows  # noqa: F401 - runtime defaults (telemetry off) before Prefect/dbt/GX import
-from flows.paths import DEFAULT_CONFIG
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "bilateral.toml"
 
 
 def _toml_value(value) -> str:
@@ -198,3 +200,13 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"sample_run", "prefect_harness"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def sample_context(config, source: str, out_dir: Path, run_date=None):
+    """What a source's sample generator gets (flows.sources.base.SampleContext)."""
+    from datetime import date
+
+    from flows.sources.base import SampleContext
+
+    return SampleContext(config=config, settings=config.sources[source], out_dir=Path(out_dir),
+                         run_date=run_date or date(2026, 11, 28))

@@ -11,24 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from flows.config import load_config
-from flows.connectors.comtrade import HS_CHAPTERS, ComtradeConnector, parse_response
+from flows.sources.comtrade.connector import HS_CHAPTERS, SECRET_PARAMS, ComtradeConnector, parse_response
 from flows.errors import ApiErrorBody, QuotaExhausted, SourceUnavailable
 from flows.http import HttpClient, HttpResponse, LiveTransport, request_key
 from flows.landing import Lander
-from flows.paths import REFERENCE_DIR
+from flows.paths import PACKAGE_DIR, REFERENCE_DIR
 
-RECORDED = REFERENCE_DIR / "comtrade" / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
+COMTRADE_REFERENCE = PACKAGE_DIR / "sources" / "comtrade" / "reference"
+
+RECORDED = COMTRADE_REFERENCE / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
 JSON = {"Content-Type": "application/json; charset=utf-8"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stop_registry():
-    """A quota/401 stop is process-wide per base URL and run date; test servers may reuse a port."""
-    from flows.connectors import comtrade
-
-    comtrade._STOPPED.clear()
-    yield
-    comtrade._STOPPED.clear()
 
 
 def _config(write_config, server_url: str, years=(2023, 2024), **opts):
@@ -44,7 +36,7 @@ def _config(write_config, server_url: str, years=(2023, 2024), **opts):
 
 def _connector(cfg, run_date=date(2025, 6, 15), state=None, **kw) -> ComtradeConnector:
     src = cfg.sources["comtrade"]
-    client = HttpClient(src, LiveTransport(), secret_params=ComtradeConnector.secret_params)
+    client = HttpClient(src, LiveTransport(), secret_params=SECRET_PARAMS)
     return ComtradeConnector(cfg, src, client, run_date, state=state, **kw)
 
 
@@ -143,7 +135,7 @@ def test_query_auth_is_redacted_in_landed_urls_and_recording_keys(write_config, 
     for f in result.files:
         assert "s3cret" not in f.request_url and "subscription-key=REDACTED" in f.request_url
     for r in http_server.requests:  # the recording key of a request never carries the key
-        key = request_key(cfg.sources["comtrade"].base_url, http_server.base_url + r["path"], ComtradeConnector.secret_params)
+        key = request_key(cfg.sources["comtrade"].base_url, http_server.base_url + r["path"], SECRET_PARAMS)
         assert "s3cret" not in key and "subscription-key" not in key
     manifest = (tmp_path / "l" / "comtrade" / "d" / "r" / "manifest.jsonl").read_text()
     assert "s3cret" not in manifest
@@ -178,7 +170,7 @@ def test_url_length_limit_splits_commodity_lists(write_config, http_server, monk
     urls = [http_server.base_url + r["path"] for r in http_server.requests]
     assert all(len(u) <= 420 for u in urls)
     asked = [c for u in urls for c in _query(u)["cmdCode"].split(",") if c != "TOTAL"]
-    assert sorted(asked) == sorted(set(HS_CHAPTERS) | set(cfg.sources["comtrade"].options["products"]))
+    assert sorted(asked) == sorted(set(HS_CHAPTERS) | set(cfg.sources["comtrade"].products))
     assert len(urls) > 2
 
 
@@ -247,7 +239,7 @@ def test_403_quota_exhausted_stops_the_source_with_reset_time(write_config, http
     assert "quota resets at" in str(err.value) and "03:14:17" in str(err.value)
     assert lander.files[0].status == "rejected"
     asked = len(http_server.requests)
-    other = _connector(cfg)  # the flow builds one connector per task: the stop holds for all of them
+    other = _connector(cfg, circuit=conn.circuit)  # one connector per task, one circuit per source and run
     with pytest.raises(QuotaExhausted, match="stopped for tonight"):
         other.extract(_partition(other, "A-2023-CHN"), Lander(tmp_path / "l2", "comtrade", "d", "r"))
     assert len(http_server.requests) == asked  # no further call tonight
@@ -295,7 +287,7 @@ def test_incremental_refetches_revisable_and_never_loaded_periods_only(write_con
 
 
 def test_reference_lists_can_be_refreshed_from_the_api(write_config, http_server, tmp_path):
-    reporters = (REFERENCE_DIR / "comtrade" / "Reporters.json").read_bytes()
+    reporters = (REFERENCE_DIR / "countries" / "Reporters.json").read_bytes()
     http_server.respond((200, JSON, reporters), (404, {"Content-Type": "text/plain"}, b"not found"),
                         (200, JSON, b'{"results": [{"id": "TOTAL"}]}'))
     conn = _connector(_config(write_config, http_server.base_url, refresh_reference=True))

@@ -12,18 +12,24 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import PROJECT_ROOT, sample_context
+
+SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
+
 from flows.config import load_config
-from flows.connectors.base import ExtractResult
-from flows.connectors.comtrade import ComtradeConnector
+from flows.sources.base import ExtractResult
+from flows.sources.comtrade.connector import SECRET_PARAMS, ComtradeConnector
 from flows.http import HttpClient, HttpResponse
 from flows.landing import Lander
-from flows.paths import REFERENCE_DIR
+from flows.paths import PACKAGE_DIR, REFERENCE_DIR
+
+COMTRADE_REFERENCE = PACKAGE_DIR / "sources" / "comtrade" / "reference"
 from flows.loading import load_results
 from flows.recording import ReplayTransport
-from flows.samplegen import comtrade as samplegen
+from flows.sources.comtrade import sample as samplegen
 from flows.warehouse import ensure_schemas
 
-RECORDED = REFERENCE_DIR / "comtrade" / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
+RECORDED = COMTRADE_REFERENCE / "recorded" / "get_C_A_HS_recorded.json"  # a real recorded answer
 
 
 def _land(lander: Lander, body: bytes, partition: str) -> ExtractResult:
@@ -44,7 +50,7 @@ def db(tmp_path) -> Path:
 def test_real_recording_loads_typed(db, tmp_path):
     lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
     report = load_results(db, "r1", [_land(lander, RECORDED.read_bytes(), "real")])
-    assert report.errors == [] and report.rows_by_table == {"comtrade_record": 4}
+    assert report.failures == [] and report.rows_by_table == {"comtrade_record": 4}
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute('select "cmdCode", "refMonth", "period", "reporterCode", "partnerCode", "flowCode", '
                        '"primaryValue", "cifvalue", "fobvalue", "isReported", _synthetic from raw.comtrade_record '
@@ -85,8 +91,8 @@ def test_bad_input_refuses_its_file_naming_file_field_and_records(db, tmp_path, 
     good = _land(lander, RECORDED.read_bytes(), "good")
     bad = _land(lander, body, "bad")
     report = load_results(db, "r1", [bad, good])
-    assert len(report.errors) == 1 and report.failed_partitions == ["comtrade:bad"]
-    message = report.errors[0]
+    assert [(f.source, f.partition) for f in report.failures] == [("comtrade", "bad")]
+    message = report.failures[0].message
     assert bad.files[0].path in message
     for fragment in expected:
         assert fragment in message, (fragment, message)
@@ -114,9 +120,9 @@ def small_config(write_config):
 
 
 def test_sample_is_deterministic_for_config_and_run_date(small_config, tmp_path):
-    samplegen.generate(small_config, tmp_path / "a", run_date=date(2025, 11, 28))
-    samplegen.generate(small_config, tmp_path / "b", run_date=date(2025, 11, 28))
-    samplegen.generate(small_config, tmp_path / "c", run_date=date(2025, 6, 1))
+    samplegen.generate(sample_context(small_config, "comtrade", tmp_path / "a", date(2025, 11, 28)))
+    samplegen.generate(sample_context(small_config, "comtrade", tmp_path / "b", date(2025, 11, 28)))
+    samplegen.generate(sample_context(small_config, "comtrade", tmp_path / "c", date(2025, 6, 1)))
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
     entries = [json.loads(x) for x in (tmp_path / "a" / "comtrade" / "index.jsonl").read_text().splitlines()]
@@ -127,15 +133,14 @@ def test_sample_is_deterministic_for_config_and_run_date(small_config, tmp_path)
 def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_path, monkeypatch):
     monkeypatch.delenv("COMTRADE_API_KEY", raising=False)
     run_date = date(2025, 11, 28)
-    samplegen.generate(small_config, tmp_path / "rec", run_date=run_date, modes=("keyed", "preview"))
+    samplegen.generate(sample_context(small_config, "comtrade", tmp_path / "rec", run_date), modes=("keyed", "preview"))
     src = small_config.sources["comtrade"]
     counts = {}
     for mode in ("keyed", "preview"):
         db = tmp_path / f"{mode}.duckdb"  # identical answers would be skipped as already loaded in one file
         ensure_schemas(db)
-        opts = {**src.options, "api_mode": mode}
-        s = type(src)(**{**src.__dict__, "options": opts})
-        client = HttpClient(s, ReplayTransport(tmp_path / "rec"), secret_params=ComtradeConnector.secret_params)
+        s = src.model_copy(update={"api_mode": mode})
+        client = HttpClient(s, ReplayTransport(tmp_path / "rec"), secret_params=SECRET_PARAMS)
         conn = ComtradeConnector(small_config, s, client, run_date)
         conn._key, conn._key_loaded = ("k" if mode == "keyed" else None), True
         lander = Lander(tmp_path / f"landing-{mode}", "comtrade", str(run_date), mode)
@@ -144,7 +149,7 @@ def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_pa
         counts[mode] = sum(r.records for r in results)
         assert any("no data published yet" in n for r in results for n in r.notes)  # 2025 annual not out yet
         report = load_results(db, mode, results)
-        assert report.errors == [] and report.rows_loaded == counts[mode]
+        assert report.failures == [] and report.rows_loaded == counts[mode]
     assert counts["keyed"] == counts["preview"] > 0
     con = duckdb.connect(str(tmp_path / "preview.duckdb"), read_only=True)
     synthetic, months = con.execute(
@@ -163,8 +168,8 @@ def test_raw_suite_catches_breakdown_rows_that_pass_loading(db, tmp_path):
     lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
     ok = load_results(db, "r1", [_land(lander, RECORDED.read_bytes(), "ok")])
     bad = load_results(db, "r2", [_land(lander, json.dumps(doc).encode(), "breakdown")])
-    assert ok.errors == [] and bad.errors == [] and bad.rows_loaded == 4
-    suites = [s for s in load_suites() if s.name == "raw_comtrade"]
+    assert ok.failures == [] and bad.failures == [] and bad.rows_loaded == 4
+    suites = [s for s in load_suites(SUITES_DIR) if s.name == "raw_comtrade"]
     assert validate(db, "r1", tmp_path / "gx", suites=suites).success
     report = validate(db, "r2", tmp_path / "gx", suites=suites)
     assert not report.success

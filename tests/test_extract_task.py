@@ -1,32 +1,57 @@
-"""The extract task (called directly, without Prefect): network outages trip a per-run breaker."""
+"""Extraction of one source x period (called directly, without Prefect): network outages trip the
+source's circuit for the run, completed partitions are not fetched again on a retry."""
 from datetime import date
 
 import pytest
 
 from flows.config import load_config
-from flows.connectors.worldbank import WorldBankConnector
 from flows.errors import SourceError, SourceUnavailable
-from flows.http import HttpClient, LiveTransport
-from flows.nightly import _UNREACHABLE, extract_source_period
+from flows.extract import extract_period, plan
+from flows.run import RunContext
+from flows.warehouse import ensure_schemas
+
+
+def _run(write_config, **overrides) -> RunContext:
+    cfg = load_config(write_config({"sources.worldbank.max_retries": 1, "sources.worldbank.backoff_seconds": 0.0,
+                                    "sources.worldbank.timeout_seconds": 1.0, **overrides}))
+    run = RunContext(cfg, "live", date(2026, 11, 28), sources=["worldbank"])
+    ensure_schemas(run.db)
+    return run
 
 
 def test_unreachable_source_fails_its_other_periods_at_once(write_config):
-    cfg = load_config(write_config({"sources.worldbank.base_url": "http://127.0.0.1:9/v2", "sources.worldbank.max_retries": 1,
-                                    "sources.worldbank.backoff_seconds": 0.0, "sources.worldbank.timeout_seconds": 1.0,
-                                    "sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS"]}))
-    src = cfg.sources["worldbank"]
-    parts = WorldBankConnector(cfg, src, HttpClient(src, LiveTransport()), date(2026, 11, 28)).partitions()
-    args = dict(config=cfg, source="worldbank", partitions=parts, run_id="run-breaker", run_date=date(2026, 11, 28),
-                mode="live", replay_dir=None, state={}, full_refresh=False, backfill=None)
-    try:
-        with pytest.raises(SourceUnavailable):
-            extract_source_period.fn(period="A", **args)
-        # the same period (a Prefect retry) tries the network again; another period does not
-        with pytest.raises(SourceUnavailable):
-            extract_source_period.fn(period="A", **args)
-        with pytest.raises(SourceError) as err:
-            extract_source_period.fn(period="B", **args)
-        assert not isinstance(err.value, SourceUnavailable), "a skip is final, not retried"
-        assert "unreachable earlier in this run (period A)" in str(err.value)
-    finally:
-        _UNREACHABLE.pop("run-breaker", None)
+    run = _run(write_config, **{"sources.worldbank.base_url": "http://127.0.0.1:9/v2",
+                                "sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS"]})
+    [(period, parts)] = plan(run, "worldbank").items()
+    with pytest.raises(SourceUnavailable):
+        extract_period(run, "worldbank", period, parts)
+    # the same period (a Prefect retry) tries the network again; another period does not
+    with pytest.raises(SourceUnavailable):
+        extract_period(run, "worldbank", period, parts)
+    with pytest.raises(SourceError) as err:
+        extract_period(run, "worldbank", "another-period", parts)
+    assert not isinstance(err.value, SourceUnavailable), "a skip is final, not retried"
+    assert f"stopped for tonight earlier in this run (period {period})" in str(err.value)
+
+
+def test_a_retry_fetches_only_the_partitions_not_yet_completed(write_config, http_server):
+    import json
+
+    meta = {"page": 1, "pages": 1, "per_page": 1000, "total": 1}
+    row = {"indicator": {"id": "X", "value": "x"}, "country": {"id": "CA", "value": "Canada"},
+           "countryiso3code": "CAN", "date": "2020", "value": 1.0, "unit": "", "obs_status": "", "decimal": 0}
+    ok = (200, {"Content-Type": "application/json"}, json.dumps([meta, [row]]).encode())
+    http_server.respond(ok, (503, {"Content-Type": "text/plain"}, b"down"), repeat_last=True)
+    run = _run(write_config, **{"sources.worldbank.base_url": http_server.base_url + "/v2",
+                                "sources.worldbank.indicators": ["A.ONE", "B.TWO"],
+                                "sources.worldbank.max_retries": 0})
+    [(period, parts)] = plan(run, "worldbank").items()
+    with pytest.raises(SourceUnavailable):
+        extract_period(run, "worldbank", period, parts)
+    assert len(http_server.requests) == 2
+    http_server.script.clear()
+    http_server.respond(ok)  # the outage is over
+    results = extract_period(run, "worldbank", period, parts)
+    asked = [r["path"] for r in http_server.requests]
+    assert len(asked) == 3 and "B.TWO" in asked[-1], "only the partition that failed is fetched again"
+    assert [r.partition for r in results] == ["A.ONE", "B.TWO"] and all(r.ok for r in results)

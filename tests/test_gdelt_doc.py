@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from flows.config import load_config
-from flows.connectors.gdelt_doc import GdeltDocConnector, parse_doc_response
+from flows.sources.gdelt_doc.connector import GdeltDocConnector, GdeltDocSettings, parse_doc_response
 from flows.http import HttpClient, HttpResponse, LiveTransport
 from flows.landing import Lander
 from flows.loading import load_results
@@ -59,7 +59,7 @@ def load(tmp_path: Path, results) -> list:
     db = tmp_path / "wh" / "bilateral.duckdb"
     ensure_schemas(db)
     report = load_results(db, "run1", results)
-    assert report.errors == []
+    assert report.failures == []
     con = duckdb.connect(str(db), read_only=True)
     try:
         return [con.execute("select pair, mode, date, value, norm from raw.gdelt_doc_timeline order by mode, date").fetchall(),
@@ -134,7 +134,7 @@ def test_pacing_spaces_live_requests(tmp_path, http_server, doc_env):
     t0 = time.monotonic()
     connector.extract(partition, lander)
     assert time.monotonic() - t0 >= 0.6  # three requests, at least 0.3 s apart
-    assert GdeltDocConnector.default_min_interval_seconds >= 5
+    assert GdeltDocSettings().min_interval_seconds >= 5, "the API allows one request per 5 s"
 
 
 @pytest.mark.parametrize("body,ctype,status,expect", [

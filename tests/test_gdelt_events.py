@@ -15,9 +15,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import PROJECT_ROOT
+
+SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
+
 from flows.config import load_config
-from flows.connectors.gdelt_events import GdeltEventsConnector
-from flows.connectors.gdelt_manifest import parse_manifest
+from flows.sources.gdelt_events.connector import GdeltEventsConnector
+from flows.sources.gdelt_events.manifest import parse_manifest
 from flows.http import HttpClient, LiveTransport
 from flows.landing import Lander
 from flows.loading import load_results
@@ -162,7 +166,7 @@ def test_tail_by_range_pair_filter_and_watermark(env):
                     f"{ts1}.export.CSV.zip": z1, f"{ts2}.export.CSV.zip": z2}
     results, report = run()
     (result,) = results
-    assert result.ok and report.errors == []
+    assert result.ok and report.failures == []
     ranges = [h.get("Range") for p, h in server.requests if p.endswith("masterfilelist.txt")]
     assert ranges == ["bytes=-400"]
     assert result.state_updates["watermark:export"] == ts2
@@ -215,7 +219,7 @@ def test_server_that_ignores_range_sends_the_whole_list(env):
     server.files = {"masterfilelist.txt": (manifest_line(ts, z) + "\n" + "\n".join(PADDING) + "\n").encode(),
                     "lastupdate.txt": b"", f"{ts}.export.CSV.zip": z}
     results, report = run()
-    assert results[0].ok and report.errors == []
+    assert results[0].ok and report.failures == []
     assert query("select GLOBALEVENTID from raw.gdelt_event") == [("1",)]
     assert any("lastupdate.txt" in n for n in results[0].notes)  # empty lastupdate: noted, master list used
 
@@ -240,7 +244,7 @@ def test_each_file_fault_is_skipped_with_a_reason_and_retried(env):
                     f"{ts[5]}.export.CSV.zip": good[ts[5]]}
     results, report = run()
     (result,) = results
-    assert result.ok and report.errors == [], "one bad file must not fail the night"
+    assert result.ok and report.failures == [], "one bad file must not fail the night"
     skipped = {k.rsplit(":", 1)[-1]: json.loads(v) for k, v in result.state_updates.items() if k.startswith("skipped:")}
     assert set(skipped) == set(ts[1:])
     assert skipped[ts[1]]["reason"].startswith("HTTP 404")
@@ -345,7 +349,7 @@ def test_raw_gx_suite_passes_good_batches_and_fails_broken_rows(env, tmp_path):
     from flows.validation import load_suites, validate
 
     run, query, server, db = env
-    (suite,) = [s for s in load_suites() if s.name == "raw_gdelt_events"]
+    (suite,) = [s for s in load_suites(SUITES_DIR) if s.name == "raw_gdelt_events"]
     ts = "20250312141500"
     good = event_row(1, "CAN", "CHN", ts)
     broken = good.split("\t")

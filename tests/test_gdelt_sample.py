@@ -13,18 +13,27 @@ from pathlib import Path
 import pytest
 
 from flows.config import load_config
-from flows.connectors.gdelt_events import GdeltEventsConnector
+from flows.sources.gdelt_events.connector import GdeltEventsConnector
 from flows.http import HttpClient
 from flows.landing import Lander
 from flows.recording import ReplayTransport
-from flows.samplegen import gdelt
+from flows.sources.gdelt_doc import sample as doc_sample
+from flows.sources.gdelt_events import sample as events_sample
+from tests.conftest import sample_context
+
+
+def _generate(config, out: Path) -> None:
+    """Both GDELT samples, for the enabled GDELT sources."""
+    for name, generator in (("gdelt_events", events_sample.generate), ("gdelt_doc", doc_sample.generate)):
+        if config.sources[name].enabled:
+            generator(sample_context(config, name, out))
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     root = tmp_path_factory.mktemp("gdelt_sample")
     config = load_config(environ={})
-    gdelt.generate(config, root / "a")
+    _generate(config, root / "a")
     return config, root
 
 
@@ -34,7 +43,7 @@ def _entries(directory: Path) -> list[dict]:
 
 def test_sample_is_deterministic(sample, tmp_path):
     config, root = sample
-    gdelt.generate(config, tmp_path / "b")
+    _generate(config, tmp_path / "b")
     for source in ("gdelt_events", "gdelt_doc"):
         a, b = _entries(root / "a" / source), _entries(tmp_path / "b" / source)
         assert [e["key"] for e in a] == [e["key"] for e in b]
@@ -108,7 +117,7 @@ def test_translingual_stream_is_optional_and_replays(tmp_path):
     cfg.write_text('[countries]\nfocus = ["CAN", "CHN", "USA"]\n[sources.gdelt_events]\ntranslingual = true\n'
                    '[sources.gdelt_doc]\nenabled = false\n')
     config = load_config(cfg, environ={})
-    gdelt.generate(config, tmp_path / "rec")
+    _generate(config, tmp_path / "rec")
     src = config.sources["gdelt_events"]
     connector = GdeltEventsConnector(config, src, HttpClient(src, ReplayTransport(tmp_path / "rec")), date(2026, 11, 28))
     parts = connector.partitions()

@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from flows.config import load_config
-from flows.connectors.worldbank import WorldBankConnector
+from flows.sources.worldbank.connector import WorldBankConnector
 from flows.errors import ReplayMissing
 from flows.http import HttpClient
 from flows.landing import Lander
@@ -44,7 +44,7 @@ def test_replay_of_unrecorded_request_names_it(write_config, tmp_path):
 
 
 def test_sample_is_deterministic_and_marked_synthetic(write_config, tmp_path):
-    from flows.samplegen import ensure_sample
+    from flows.sample import ensure_sample
 
     cfg_a = load_config(write_config(warehouse_dir=tmp_path / "a"))
     cfg_b = load_config(write_config(warehouse_dir=tmp_path / "b"))

@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from flows.paths import DBT_PROJECT_DIR
+from tests.conftest import PROJECT_ROOT
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
 def registry() -> list[dict]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+from tests.conftest import PROJECT_ROOT
+DBT_PROJECT_DIR, EXPECTATIONS_DIR = PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "expectations"
 
 SELECT = ["tariff_measures_registry", "comtrade_hs_codes", "comtrade_hs_sections", "dim_product",
           "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
@@ -47,8 +48,7 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict], edit=None) -> tuple[su
     for folder in ("macros", "tests/generic", "models/staging/tariffs"):
         shutil.copytree(DBT_PROJECT_DIR / folder, project / folder)
     (project / "seeds").mkdir()
-    for name in ("_tariff_seeds.yml", "tariff_wits_countries.csv", "_comtrade_seeds.yml", "comtrade_hs_codes.csv",
-                 "comtrade_hs_sections.csv"):
+    for name in ("_seeds.yml", "tariff_wits_countries.csv", "comtrade_hs_codes.csv", "comtrade_hs_sections.csv"):
         shutil.copy(DBT_PROJECT_DIR / "seeds" / name, project / "seeds" / name)
     (project / "models/marts/trade").mkdir(parents=True)
     shutil.copy(DBT_PROJECT_DIR / "models/marts/trade/dim_product.sql", project / "models/marts/trade/dim_product.sql")

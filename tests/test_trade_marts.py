@@ -8,6 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import PROJECT_ROOT
+
+SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
+
 pytestmark = pytest.mark.slow
 
 # Independent of dbt: latest load per record key over raw rows, totals filter, reporter's X - M.
@@ -125,7 +129,7 @@ def test_trade_balance_suite_fails_on_negative_trade(sample_run, clone_warehouse
     con.execute("""update marts.trade_balance set exports_usd = -5, balance_usd = -5 - imports_usd
                    where reporter_iso3 = 'CAN' and partner_iso3 = 'CHN' and period_type = 'annual' and year = 2020""")
     con.close()
-    suites = [s for s in load_suites() if s.name == "mart_trade_balance"]
+    suites = [s for s in load_suites(SUITES_DIR) if s.name == "mart_trade_balance"]
     report = validate(run.db_path, "check", tmp_path / "gx", suites=suites)
     assert not report.success
     failed = report.suites[0].failures

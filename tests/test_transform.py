@@ -7,12 +7,16 @@ from prefect import flow
 
 from flows import transform, warehouse
 from flows.config import load_config
-from flows.connectors.worldbank import WorldBankConnector
+from flows.sources.worldbank.connector import WorldBankConnector
 from flows.http import HttpClient
 from flows.landing import Lander
 from flows.loading import load_results
 from flows.recording import ReplayTransport
-from flows.samplegen import worldbank as wb_sample
+from flows.sources.worldbank import sample as wb_sample
+from tests.conftest import PROJECT_ROOT, sample_context
+from flows.paths import Project
+
+PROJECT = Project(PROJECT_ROOT)
 
 pytestmark = pytest.mark.slow
 SELECT = ["build", "--select", "+country_indicators_annual"]
@@ -21,7 +25,7 @@ SELECT = ["build", "--select", "+country_indicators_annual"]
 @pytest.fixture
 def wb_warehouse(write_config, tmp_path):
     cfg = load_config(write_config({"sources.worldbank.indicators": ["TM.TAX.MRCH.WM.AR.ZS", "NY.GDP.MKTP.CD"]}))
-    wb_sample.generate(cfg, tmp_path / "rec")
+    wb_sample.generate(sample_context(cfg, "worldbank", tmp_path / "rec"))
     src = cfg.sources["worldbank"]
     connector = WorldBankConnector(cfg, src, HttpClient(src, ReplayTransport(tmp_path / "rec")), date(2026, 11, 28))
     lander = Lander(tmp_path / "landing", "worldbank", "2026-11-28", "r1")
@@ -45,7 +49,7 @@ def _check(db, report):
 
 
 def test_programmatic_runner_builds_and_releases_the_file(wb_warehouse):
-    _check(wb_warehouse, transform.build(wb_warehouse, "r1", args=SELECT))
+    _check(wb_warehouse, transform.build(PROJECT, wb_warehouse, "r1", args=SELECT))
 
 
 def test_prefect_dbt_runner_makes_each_node_a_task_run(prefect_harness, wb_warehouse):
@@ -53,7 +57,7 @@ def test_prefect_dbt_runner_makes_each_node_a_task_run(prefect_harness, wb_wareh
 
     @flow(name="dbt-per-node-check")
     def run():
-        return transform.build(wb_warehouse, "r1", args=SELECT, task_per_node=True)
+        return transform.build(PROJECT, wb_warehouse, "r1", args=SELECT, task_per_node=True)
 
     _check(wb_warehouse, run())
     with get_client(sync_client=True) as client:
@@ -65,5 +69,5 @@ def test_a_failing_dbt_test_is_reported_with_its_node(wb_warehouse):
     con = duckdb.connect(str(wb_warehouse))
     con.execute("update raw.worldbank_indicator set value = 250 where indicator_id = 'TM.TAX.MRCH.WM.AR.ZS' and value is not null")
     con.close()
-    report = transform.build(wb_warehouse, "r1", args=SELECT)
+    report = transform.build(PROJECT, wb_warehouse, "r1", args=SELECT)
     assert not report.success and "accepted_range_country_indicators_annual_value" in report.message

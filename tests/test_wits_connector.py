@@ -8,15 +8,17 @@ from datetime import date
 import pytest
 
 from flows.config import load_config
-from flows.connectors.wits import KIND, WitsConnector
+from flows.sources.wits.connector import KIND, WitsConnector, tariff_url
 from flows.errors import ApiErrorBody, MalformedResponse, SourceUnavailable
 from flows.http import HttpClient, LiveTransport
 from flows.landing import Lander
 from flows.loading import load_results
-from flows.paths import REFERENCE_DIR
+from flows.paths import PACKAGE_DIR
+
+WITS_REFERENCE = PACKAGE_DIR / "sources" / "wits" / "reference"
 from flows.warehouse import connect, ensure_schemas
 
-REAL = (REFERENCE_DIR / "wits" / "trn_tariff_usa_000_2017.json").read_bytes()
+REAL = (WITS_REFERENCE / "trn_tariff_usa_000_2017.json").read_bytes()
 JSON = {"Content-Type": "application/json"}
 XML = {"Content-Type": "application/xml"}
 NO_DATA = (b'<?xml version="1.0" encoding="utf-8"?><wits:error xmlns:wits="http://wits.worldbank.org">'
@@ -51,7 +53,7 @@ def test_partitions_cover_mfn_and_pairs_with_numeric_codes_and_one_all(make):
     keys = [p.key for p in conn.partitions()]
     assert keys == [f"{r}-{p}-{y}" for y in (2016, 2017)
                     for r, p in [("CAN", "000"), ("CHN", "000"), ("USA", "000"), ("CAN", "USA"), ("USA", "CAN")]]
-    url = conn.tariff_url("USA", "CAN", 2017)
+    url = tariff_url(conn.source, "USA", "CAN", 2017)
     assert url.endswith("/datasource/TRN/reporter/840/partner/124/product/all/year/2017/datatype/reported?format=JSON")
     assert url.count("/all/") == 1
 

@@ -8,13 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.connectors.wits import NoData, check_request_limits, parse_tariff_response
+from flows.sources.wits.connector import NoData, check_request_limits, parse_tariff_response
 from flows.errors import ApiErrorBody, MalformedResponse
 from flows.http import HttpResponse
-from flows.loaders.wits import WITS_TRN_TARIFF
-from flows.paths import REFERENCE_DIR
+from flows.sources.wits.load import WITS_TRN_TARIFF
+from flows.paths import PACKAGE_DIR
 
-REAL = REFERENCE_DIR / "wits" / "trn_tariff_usa_000_2017.json"
+WITS_REFERENCE = PACKAGE_DIR / "sources" / "wits" / "reference"
+
+REAL = WITS_REFERENCE / "trn_tariff_usa_000_2017.json"
 
 
 def _resp(body: bytes, status: int = 200, content_type: str = "application/json") -> HttpResponse:

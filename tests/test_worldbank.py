@@ -9,12 +9,12 @@ import pytest
 
 from flows import warehouse
 from flows.config import load_config
-from flows.connectors.worldbank import WorldBankConnector
+from flows.sources.worldbank.connector import WorldBankConnector
 from flows.errors import ApiErrorBody, MalformedResponse
 from flows.http import HttpClient, LiveTransport
 from flows.landing import Lander
 from flows.loading import load_results
-from flows.connectors.base import ExtractResult
+from flows.sources.base import ExtractResult
 
 JSON = {"Content-Type": "application/json;charset=utf-8"}
 
@@ -104,8 +104,10 @@ def test_wrong_types_refuse_the_whole_partition_naming_file_and_record(setup, ht
     db = tmp_path / "wh.duckdb"
     warehouse.ensure_schemas(db)
     report = load_results(db, "run1", [result])
-    assert report.rows_loaded == 0 and len(report.errors) == 1
-    assert result.files[1].path in report.errors[0] and "record 1" in report.errors[0] and '"2.5%"' in report.errors[0]
+    assert report.rows_loaded == 0 and len(report.failures) == 1
+    (failure,) = report.failures
+    assert failure.file == result.files[1].path and failure.source == "worldbank"
+    assert result.files[1].path in failure.message and "record 1" in failure.message and '"2.5%"' in failure.message
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("select count(*) from raw.worldbank_indicator").fetchone()[0] == 0, "nothing half-loaded"
     assert con.execute("select status from audit.landed_files where path = ?", [result.files[1].path]).fetchone()[0] == "rejected"
@@ -133,4 +135,4 @@ def test_failed_partition_is_not_loaded_even_if_some_pages_were_fine(tmp_path):
     db = tmp_path / "wh.duckdb"
     warehouse.ensure_schemas(db)
     report = load_results(db, "run1", [ExtractResult("worldbank", "X", "2015-2026", files=[], error="boom")])
-    assert report.rows_loaded == 0 and report.errors == []
+    assert report.rows_loaded == 0 and report.failures == []

@@ -2,7 +2,7 @@
 -- loaded batches (back-references dated more than 31 days before the first batch are left out)
 -- to the day of the newest batch. Days without events inside this range are real zeros.
 with events as (
-    select event_date, date_added_day from {{ ref('stg_gdelt__events') }}
+    select event_date, date_added_day from {{ ref('stg_gdelt_events__events') }}
 ),
 
 bounds as (

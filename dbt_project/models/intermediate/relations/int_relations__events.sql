@@ -1,7 +1,7 @@
 -- Events of the covered pairs (int_relations__pairs) inside the calendar, with their direction within the pair
 -- (a_to_b: actor 1 is the alphabetically first country) and their CAMEO description.
 with events as (
-    select * from {{ ref('stg_gdelt__events') }}
+    select * from {{ ref('stg_gdelt_events__events') }}
 ),
 
 calendar as (
@@ -9,7 +9,7 @@ calendar as (
 ),
 
 cameo as (
-    select * from {{ ref('dim_cameo_event') }}
+    select * from {{ ref('cameo_event_codes') }}
 ),
 
 pairs as (

@@ -3,16 +3,16 @@
 -- configuration, every pair with GDELT events or DOC API news. is_sample: any contributing row of
 -- the pair comes from generated sample data.
 with configured as (
-    select pair, country_a, country_b from {{ ref('stg_gdelt__configured_pairs') }}
+    select pair, country_a, country_b from {{ ref('stg_gdelt_events__configured_pairs') }}
 ),
 
 events as (
-    select pair, country_a, country_b, is_sample from {{ ref('stg_gdelt__events') }}
+    select pair, country_a, country_b, is_sample from {{ ref('stg_gdelt_events__events') }}
 ),
 
 news as (
     select pair, split_part(pair, '-', 1) as country_a, split_part(pair, '-', 2) as country_b, is_sample
-    from {{ ref('stg_gdelt__doc_timeline') }}
+    from {{ ref('stg_gdelt_doc__timeline') }}
 ),
 
 with_data as (

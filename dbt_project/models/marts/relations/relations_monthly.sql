@@ -35,7 +35,7 @@ aggregated as (
 
 volume as (
     select cast(date_trunc('month', batch_day) as date) as month, sum(csv_rows) as gdelt_events_total
-    from {{ ref('stg_gdelt__export_files') }}
+    from {{ ref('stg_gdelt_events__export_files') }}
     where status = 'loaded'
     group by 1
 ),
@@ -48,12 +48,12 @@ news as (
         sum(cast(value as decimal(38, 6))) filter (where mode = 'timelinevolraw') as news_articles,
         sum(cast(norm as decimal(38, 6))) filter (where mode = 'timelinevolraw') as news_articles_monitored,
         avg(cast(value as decimal(18, 6))) filter (where mode = 'timelinetone') as news_avg_tone
-    from {{ ref('stg_gdelt__doc_timeline') }}
+    from {{ ref('stg_gdelt_doc__timeline') }}
     group by 1, 2
 ),
 
 news_last as (
-    select pair, max(step_day) as last_news_day from {{ ref('stg_gdelt__doc_timeline') }} group by pair
+    select pair, max(step_day) as last_news_day from {{ ref('stg_gdelt_doc__timeline') }} group by pair
 ),
 
 calendar as (

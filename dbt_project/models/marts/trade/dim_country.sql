@@ -30,7 +30,7 @@ partner_pick as (
 ),
 
 regions as (
-    select iso3, region from {{ ref('dim_country_regions') }}
+    select iso3, region from {{ ref('country_regions') }}
 ),
 
 joined as (

@@ -1,7 +1,7 @@
 -- One row per reporter x partner x HS6 product x year: WITS TRAINS applied tariffs, typed, with
 -- WITS numeric codes mapped to ISO3; re-fetches resolved to the latest load.
 with source as (
-    select * from {{ source('raw_wits', 'wits_trn_tariff') }}
+    select * from {{ source('wits', 'wits_trn_tariff') }}
 ),
 
 countries as (

@@ -1,6 +1,6 @@
 -- One row per country x indicator x year: typed and renamed; re-fetches resolved to the latest load.
 with source as (
-    select * from {{ source('raw', 'worldbank_indicator') }}
+    select * from {{ source('worldbank', 'worldbank_indicator') }}
 ),
 
 renamed as (

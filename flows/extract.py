@@ -1,0 +1,65 @@
+"""Extract and land: run a source's connector over its partitions, one source x period at a time.
+
+Tonight's partitions come from each connector's ``partitions()``; they are grouped by
+``Partition.period`` into one unit of work (one Prefect task). Inside a unit every partition is
+fetched and landed; error bodies and malformed payloads fail their partition only (its landed files
+are rejected); a network failure that outlasts the HTTP retries trips the source's circuit and
+fails the unit, which Prefect may retry: the retry fetches only the partitions not yet completed,
+and the source's other periods fail at once instead of each waiting out the same outage.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flows import warehouse
+from flows.errors import SourceError, SourceUnavailable
+from flows.run import RunContext
+from flows.sources.base import ExtractResult, Partition
+
+
+def plan(run: RunContext, source: str) -> dict[str, list[Partition]]:
+    """Tonight's partitions of one source, by period (one unit of work each)."""
+    state = warehouse.source_state(run.db, source)
+    by_period: dict[str, list[Partition]] = defaultdict(list)
+    for partition in run.connector(source, state).partitions():
+        by_period[partition.period].append(partition)
+    return dict(by_period)
+
+
+def extract_period(run: RunContext, source: str, period: str, partitions: list[Partition]) -> list[ExtractResult]:
+    """Fetch and land one source x period. Raises SourceUnavailable when the network stays down."""
+    run.circuits[source].check(period)
+    connector = run.connector(source, warehouse.source_state(run.db, source))
+    lander = run.lander(source)
+    out = []
+    for partition in partitions:
+        done = run.completed(source, partition.key)
+        if done is not None:
+            out.append(done)
+            continue
+        first_file = len(lander.files)
+        try:
+            result = connector.extract(partition, lander)
+        except SourceUnavailable as exc:
+            run.circuits[source].trip(exc, period)
+            raise
+        except SourceError as exc:
+            result = ExtractResult(source, partition.key, partition.period, files=lander.files[first_file:],
+                                   error=str(exc))
+            for f in result.files:
+                if f.status == "landed":
+                    lander.reject(f, f"partition {partition.key} failed: {exc.problem}")
+        run.complete(result)
+        out.append(result)
+    return out
+
+
+def record_outcomes(run: RunContext, results: list[ExtractResult]) -> None:
+    """Per-source counts, notes and failed partitions of tonight's extraction, into the summary."""
+    s = run.summary
+    for r in results:
+        s.files_landed[r.source] = s.files_landed.get(r.source, 0) + len(r.files)
+        s.rows_landed[r.source] = s.rows_landed.get(r.source, 0) + r.records
+        s.notes.extend(f"[{r.source}] {n}" for n in r.notes)
+        if r.error:
+            run.source_failed(r.source, r.error)

@@ -1,0 +1,272 @@
+"""One nightly run: what it is (RunContext), the steps it records as they happen, and its summary.
+
+The run object travels explicitly from step to step (and into Prefect tasks): run id, configuration,
+mode, warehouse, per-source outcomes and timings. Nothing about a run lives in module state.
+``render_summary`` is the one renderer of a run's outcome: the CLI prints it and the Prefect
+``nightly-summary`` artifact shows it.
+"""
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from flows import warehouse
+from flows.config import Config
+from flows.errors import BilateralError
+from flows.http import HttpClient, LiveTransport, Transport
+from flows.landing import FileSequence, Lander
+from flows.recording import ReplayTransport
+from flows.sources import discover_sources
+from flows.sources.base import Circuit, ExtractResult, Source
+
+
+@dataclass
+class RunSummary:
+    """The outcome of one run, as the CLI, the artifact, the benchmark and the tests read it."""
+
+    run_id: str
+    run_date: str
+    mode: str
+    status: str = "running"
+    message: str = ""
+    published: bool = False
+    publish_unchanged: bool = False
+    checksum: str = ""
+    source_status: dict[str, str] = field(default_factory=dict)
+    source_errors: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    rows_landed: dict[str, int] = field(default_factory=dict)
+    files_landed: dict[str, int] = field(default_factory=dict)
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+    dbt: dict[str, int] = field(default_factory=dict)
+    validations: list[dict] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)
+    data_docs: str = ""
+    step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
+
+    @property
+    def failed_sources(self) -> list[str]:
+        return [s for s, st in self.source_status.items() if st == "failed"]
+
+
+class RunFailed(BilateralError):
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+        super().__init__(f"run {summary.run_id} failed: {summary.message}")
+
+
+@dataclass
+class Step:
+    """One recorded step; the block that runs it may set its status, counts and message."""
+
+    name: str
+    status: str = "ok"
+    rows: int | None = None
+    files: int | None = None
+    message: str = ""
+    source: str | None = None
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def single_run_lock(warehouse_dir: Path) -> Iterator[None]:
+    """One nightly run per warehouse at a time (DuckDB allows one writing process per file)."""
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    with open(warehouse_dir / ".nightly.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BilateralError(f"another bilateral run holds {warehouse_dir / '.nightly.lock'}; "
+                                 "wait for it to finish (one writer per warehouse)") from None
+        yield
+
+
+class RunContext:
+    """Everything one run knows, passed to every step. Thread-safe where Prefect's extract tasks
+    share it (completed partitions, circuits, file sequences)."""
+
+    def __init__(self, config: Config, mode: str, run_date: date, sources: list[str] | None = None,
+                 replay_dir: str | None = None, full_refresh: bool = False,
+                 backfill: tuple[date, date] | None = None) -> None:
+        known = discover_sources()
+        selected = list(sources or config.enabled_sources)
+        unknown = [s for s in selected if s not in known]
+        if unknown:
+            raise BilateralError(f"unknown source(s) {unknown}; known: {sorted(known)}")
+        self.config, self.mode, self.run_date = config, mode, run_date
+        self.replay_dir, self.full_refresh, self.backfill = replay_dir, full_refresh, backfill
+        self.sources: dict[str, Source] = {name: known[name] for name in selected}
+        self.run_id = new_run_id()
+        self.db = config.duckdb_path
+        self.summary = RunSummary(run_id=self.run_id, run_date=run_date.isoformat(), mode=mode)
+        self.circuits = {name: Circuit(name) for name in selected}
+        self._sequences: dict[str, FileSequence] = {}
+        self._completed: dict[tuple[str, str], ExtractResult] = {}
+        self._lock = threading.Lock()
+        self._clock = time.perf_counter()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @contextmanager
+    def running(self) -> Iterator["RunContext"]:
+        """Hold the warehouse lock, prepare the sample (sample mode), open the audit row, and close it
+        however the run ends."""
+        with single_run_lock(self.config.warehouse_dir):
+            sample = None
+            if self.mode == "sample":
+                from flows.sample import ensure_sample
+
+                started, wall = time.perf_counter(), time.time()
+                self.replay_dir = str(ensure_sample(self.config, self.run_date))
+                sample = (time.perf_counter() - started, wall)
+            warehouse.ensure_schemas(self.db)
+            warehouse.start_run(self.db, self.run_id, self.summary.run_date, self.mode, self.replay_dir or "",
+                                list(self.sources))
+            if sample:
+                self.summary.durations["sample"] = round(sample[0], 3)
+                self.summary.step_windows.append(("sample", sample[1], sample[1] + sample[0]))
+                self.record_step(Step("sample"), seconds=sample[0], started_at=datetime.fromtimestamp(sample[1], timezone.utc))
+            try:
+                yield self
+            except RunFailed:
+                raise
+            except BaseException as exc:
+                self.finish("failed", f"{type(exc).__name__}: {exc}", raise_on_failure=False)
+                raise
+            finally:
+                self.summary.durations["flow_total"] = round(time.perf_counter() - self._clock, 3)
+
+    @contextmanager
+    def step(self, name: str, source: str | None = None) -> Iterator[Step]:
+        """Time a step and record it (durations, audit.run_steps) when it ends, however it ends."""
+        record = Step(name, source=source)
+        started, wall = time.perf_counter(), time.time()
+        try:
+            yield record
+        except BaseException as exc:
+            record.status = "failed"
+            record.message = record.message or f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            secs = time.perf_counter() - started
+            self.summary.durations[name] = round(self.summary.durations.get(name, 0.0) + secs, 3)
+            self.summary.step_windows.append((name, wall, wall + secs))
+            self.record_step(record, seconds=secs, started_at=datetime.fromtimestamp(wall, timezone.utc))
+
+    def record_step(self, record: Step, seconds: float | None = None, started_at: datetime | None = None) -> None:
+        warehouse.record_steps(self.db, self.run_id, [{
+            "step": record.name, "source": record.source, "status": record.status, "seconds": seconds,
+            "started_at": started_at or datetime.now(timezone.utc), "files": record.files, "rows": record.rows,
+            "message": record.message[:4000]}])
+
+    def finish(self, status: str, message: str = "", raise_on_failure: bool = True) -> RunSummary:
+        s = self.summary
+        s.status, s.message = status, message
+        warehouse.finish_run(self.db, self.run_id, status, message, sum(s.rows_landed.values()),
+                             sum(s.rows_loaded.values()), s.published, s.durations)
+        _summary_artifact(s)
+        if status == "failed" and raise_on_failure:
+            raise RunFailed(s)
+        return s
+
+    def fail(self, *problems: str) -> RunSummary:
+        """End the run as failed (raises RunFailed): nothing is published."""
+        return self.finish("failed", "; ".join(p for p in problems if p))
+
+    # --- sources ---------------------------------------------------------------------------------
+    def transport(self) -> Transport:
+        if self.mode == "live":
+            return LiveTransport()
+        return ReplayTransport(Path(self.replay_dir))
+
+    def connector(self, name: str, state: dict[str, str]):
+        settings = self.config.sources[name]
+        source = self.sources[name]
+        client = HttpClient(settings, self.transport(), secret_params=source.secret_params)
+        return source.connector(self.config, settings, client, self.run_date, state=state,
+                                full_refresh=self.full_refresh, backfill=self.backfill, circuit=self.circuits[name])
+
+    def lander(self, name: str) -> Lander:
+        landing = self.config.landing_dir
+        with self._lock:
+            if name not in self._sequences:
+                self._sequences[name] = FileSequence(landing / name / self.summary.run_date / self.run_id)
+            sequence = self._sequences[name]
+        return Lander(landing, name, self.summary.run_date, self.run_id, sequence=sequence)
+
+    def completed(self, source: str, partition: str) -> ExtractResult | None:
+        """A partition an earlier attempt of its task already finished (a retry fetches only the rest)."""
+        with self._lock:
+            return self._completed.get((source, partition))
+
+    def complete(self, result: ExtractResult) -> None:
+        with self._lock:
+            self._completed[(result.source, result.partition)] = result
+
+    def completed_in(self, source: str, period: str) -> list[ExtractResult]:
+        with self._lock:
+            return [r for (s, _), r in self._completed.items() if s == source and r.period == period]
+
+    def source_failed(self, source: str, problem: str) -> None:
+        self.summary.source_status[source] = "failed"
+        self.summary.source_errors.setdefault(source, []).append(problem)
+
+    def source_problem(self) -> str:
+        failed = self.summary.failed_sources
+        if not failed:
+            return ""
+        details = "; ".join(e for s in failed for e in self.summary.source_errors.get(s, [])[:3])
+        return f"source(s) {failed} failed: {details}"
+
+
+def render_summary(s: RunSummary) -> str:
+    """The run's outcome in Markdown that also reads as plain text: the first word is the outcome."""
+    lines = [f"{s.status.upper()}: bilateral nightly {s.run_id} (mode {s.mode}, run date {s.run_date})"]
+    if s.message:
+        lines.append(f"  {s.message}")
+    lines += ["", "| source | status | files landed | records landed |", "|---|---|---|---|"]
+    lines += [f"| {src} | {st} | {s.files_landed.get(src, 0)} | {s.rows_landed.get(src, 0)} |"
+              for src, st in s.source_status.items()]
+    if s.rows_loaded:
+        lines += ["", "loaded: " + ", ".join(f"raw.{t}={n}" for t, n in s.rows_loaded.items())]
+    if s.dbt:
+        lines.append("dbt: " + ", ".join(f"{k} {v}" for k, v in sorted(s.dbt.items())))
+    if s.validations:
+        failed = [v["suite"] for v in s.validations if not v["success"]]
+        lines.append(f"validation: {len(s.validations) - len(failed)} of {len(s.validations)} suites passed"
+                     + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if s.published:
+        lines.append(f"published {len(s.tables)} marts: " + ", ".join(f"{t} ({n})" for t, n in s.tables.items()))
+    elif s.publish_unchanged:
+        lines.append("published marts unchanged (same content checksum); nothing rewritten")
+    if s.mode != "live":
+        lines.append("offline run from recorded/sample responses; rows from generated sample data have is_sample = true")
+    if s.notes:
+        shown = s.notes[:8]
+        lines += ["", f"notes ({len(s.notes)}):"] + [f"- {n}" for n in shown]
+        if len(s.notes) > len(shown):
+            lines.append(f"- ... {len(s.notes) - len(shown)} more in audit.run_steps (and the nightly-summary artifact)")
+    lines.append("steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in s.durations.items()))
+    return "\n".join(lines)
+
+
+def _summary_artifact(s: RunSummary) -> None:
+    try:
+        from prefect.artifacts import create_markdown_artifact
+
+        notes = "\n".join(f"- {n}" for n in s.notes[8:])
+        create_markdown_artifact(key="nightly-summary", markdown=render_summary(s) + (f"\n{notes}" if notes else ""),
+                                 description=f"bilateral nightly {s.run_id}: {s.status}")
+    except Exception:  # noqa: BLE001 - an artifact must never fail the run (e.g. outside a flow run)
+        pass
