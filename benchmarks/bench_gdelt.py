@@ -99,7 +99,7 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def child_bilateral(files_dir: Path, work: Path) -> dict:
     """bilateral's path: connector (download, MD5, stream-unzip, land) then load_results."""
     from flows.config import load_config
-    from flows.connectors.gdelt_events import GdeltEventsConnector
+    from flows.sources.gdelt_events.connector import GdeltEventsConnector
     from flows.http import HttpClient, LiveTransport
     from flows.landing import Lander
     from flows.loading import load_results
@@ -133,7 +133,7 @@ def child_bilateral(files_dir: Path, work: Path) -> dict:
 def child_bare(csvs: list[str], work: Path) -> dict:
     import duckdb
 
-    from flows.loaders.gdelt import read_export_sql
+    from flows.sources.gdelt_events.load import read_export_sql
 
     con = duckdb.connect(str(work / "bare.duckdb"))
     pairs = ["CAN-CHN", "CAN-USA", "CHN-USA"]

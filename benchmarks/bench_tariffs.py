@@ -64,12 +64,12 @@ def main() -> None:
     import duckdb
 
     from flows.config import load_config
-    from flows.connectors.wits import WitsConnector
+    from flows.sources.wits.connector import WitsConnector, request_plan, tariff_url, years
     from flows.http import HttpClient, request_key
     from flows.landing import Lander
     from flows.loading import load_results
     from flows.recording import RecordingWriter, ReplayTransport
-    from flows.samplegen import wits as wits_sample
+    from flows.sources.wits import sample as wits_sample
     from flows.warehouse import ensure_schemas
 
     overrides = ["years.start=2015", "years.end=2026"]
@@ -85,13 +85,12 @@ def main() -> None:
     # 1. full-size WITS answers for every request of the connector, through replay + landing + load
     t = time.perf_counter()
     src = config.sources["wits"]
-    planner = WitsConnector(config, src, HttpClient(src, transport=None), run_date=date(2026, 11, 28))  # type: ignore[arg-type]
     template = wits_sample._template()
     codes = [v["id"] for v in template["structure"]["dimensions"]["series"][3]["values"]]
     writer = RecordingWriter(workdir / "rec", "wits")
-    for year in planner.years():
-        for reporter, partner in planner.request_plan():
-            key = request_key(src.base_url, planner.tariff_url(reporter, partner, year), ())
+    for year in years(config, src):
+        for reporter, partner in request_plan(config, src):
+            key = request_key(src.base_url, tariff_url(src, reporter, partner, year), ())
             if partner is None or frozenset({reporter, partner}) in wits_sample.AGREEMENTS:
                 body = wits_sample._message(template, reporter, partner, year, codes)
                 writer.add(key, body, synthetic=True, recorded_at="2026-10-15T00:00:00+00:00")

@@ -70,22 +70,23 @@ def phase_sample(workdir: Path) -> dict:
     from datetime import date
 
     from flows.config import load_config
-    from flows.connectors.comtrade import ComtradeConnector
+    from flows.sources.base import SampleContext
+    from flows.sources.comtrade.connector import SECRET_PARAMS, ComtradeConnector
     from flows.http import HttpClient
     from flows.landing import Lander
     from flows.loading import load_results
     from flows.recording import ReplayTransport
-    from flows.samplegen import comtrade as samplegen
+    from flows.sources.comtrade import sample as samplegen
     from flows.warehouse import ensure_schemas
 
     cfg = load_config(environ={})
     run_date = date.today()
     rec, db = workdir / "sample_rec", workdir / "sample.duckdb"
     t0 = time.perf_counter()
-    samplegen.generate(cfg, rec, run_date=run_date)
+    samplegen.generate(SampleContext(cfg, cfg.sources["comtrade"], rec, run_date))
     t1 = time.perf_counter()
     src = cfg.sources["comtrade"]
-    conn = ComtradeConnector(cfg, src, HttpClient(src, ReplayTransport(rec), secret_params=ComtradeConnector.secret_params),
+    conn = ComtradeConnector(cfg, src, HttpClient(src, ReplayTransport(rec), secret_params=SECRET_PARAMS),
                              run_date)
     lander = Lander(workdir / "landing", "comtrade", str(run_date), "bench")
     results = [conn.extract(p, lander) for p in conn.partitions()]
@@ -103,9 +104,9 @@ def phase_sample(workdir: Path) -> dict:
 
 def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
     """Write ~``records`` synthetic records as keyed-style answers; returns (path, sha256, rows)."""
-    from flows.connectors.comtrade import DEFAULT_PRODUCTS, HS_CHAPTERS
+    from flows.sources.comtrade.connector import DEFAULT_PRODUCTS, HS_CHAPTERS
     from flows.countries import lookup
-    from flows.samplegen.comtrade import _noise, _record
+    from flows.sources.comtrade.sample import _noise, _record
 
     cmds = [c for c in HS_CHAPTERS if c != "77"] + DEFAULT_PRODUCTS
     per_period = len(COUNTRIES) * (len(COUNTRIES) - 1) * 2 * len(cmds)
@@ -161,7 +162,7 @@ def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
 
 
 def phase_history(workdir: Path, records: int) -> dict:
-    from flows.connectors.base import ExtractResult
+    from flows.sources.base import ExtractResult
     from flows.landing import LandedFile
     from flows.loading import load_results
     from flows.warehouse import ensure_schemas

@@ -1,6 +1,7 @@
 """``bilateral new-source NAME``: the skeleton of a new source, working from the first run.
 
-Writes ``flows/sources/NAME/`` (connector, load spec, sample generator, README, reference/), the dbt
+Writes ``flows/sources/NAME/`` (connector, load spec, sample generator, README, reference/; relative
+imports inside, so the same package also works as a third-party plug-in), the dbt
 staging folder ``dbt_project/models/staging/NAME/`` (sources and model in one yml, a staging model)
 and a raw GX suite ``expectations/suites/raw_NAME.{json,sql}`` with no expectations yet. The
 skeleton fetches a paged JSON API (``GET {base_url}/records?page=N`` answering
@@ -35,9 +36,9 @@ def files_for(name: str) -> dict[str, str]:
     return {
         f"flows/sources/{name}/__init__.py": f'''"""{name}: TODO one line on what the source is."""
 from flows.sources.base import Source
-from flows.sources.{name}.connector import {cls}Connector, {cls}Settings
-from flows.sources.{name}.load import LOAD_SPECS
-from flows.sources.{name}.sample import generate
+from .connector import {cls}Connector, {cls}Settings
+from .load import LOAD_SPECS
+from .sample import generate
 
 SOURCE = Source(
     name="{name}",
@@ -113,8 +114,9 @@ def parse_page(resp: HttpResponse) -> dict:
     return doc
 ''',
         f"flows/sources/{name}/load.py": f'''"""{name} pages -> raw.{table} (one row per record), parsed by DuckDB."""
-from flows.sources.{name}.connector import KIND
 from flows.sources.loadspec import LoadSpec
+
+from .connector import KIND
 
 _RECORDS = """
     with doc as (select content::json as j from read_text({{file}})),
@@ -146,7 +148,8 @@ import json
 
 from flows.http import request_key
 from flows.sources.base import SampleContext
-from flows.sources.{name}.connector import page_url
+
+from .connector import page_url
 
 RECORDED_AT = "2026-01-01T00:00:00+00:00"
 

@@ -28,7 +28,7 @@ from flows.loading import load_results
 from flows.warehouse import ensure_schemas, source_state
 from tests.conftest import serving
 
-# The real 61-field row of source-formats.md section 2.3 (USA -> USA: domestic, never loaded).
+# A real GDELT 2.0 export row (61 fields, USA -> USA: domestic, never loaded).
 REAL_ROW = "\t".join([
     "1233702893", "20240322", "202403", "2024", "2024.2247", "USAGOV", "UNITED STATES", "USA", "", "", "", "", "GOV", "",
     "", "USA", "UNITED STATES", "USA", "", "", "", "", "", "", "", "0", "050", "050", "05", "1", "3.5", "2", "1", "2",
@@ -40,7 +40,7 @@ assert len(REAL_ROW.split("\t")) == 61
 
 
 def event_row(event_id: int, a1: str, a2: str, added: str, code: str = "163", fields: int = 61) -> str:
-    """A 61-field export row (layout of the synthetic CAN-CHN fixture row in source-formats.md 2.3)."""
+    """A synthetic 61-field export row in the codebook's column order (flows/sources/gdelt_events/README.md)."""
     row = [str(event_id), added[:8], added[:6], added[:4], f"{added[:4]}.1945", a1 + "GOV", a1, a1, "", "", "", "", "GOV",
            "", "", a2, a2, a2, "", "", "", "", "", "", "", "1", code, code[:3], code[:2], "4", "-8.0", "10", "2", "10",
            "-5.12", "1", "China", "CH", "CH", "", "35", "105", "CH", "1", "Canada", "CA", "CA", "", "60", "-95", "CA", "1",

@@ -1,5 +1,5 @@
 """The GDELT sample recording: deterministic, small, self-consistent (manifest sizes and MD5s match
-the zips), marked synthetic, shaped by the relations events of tariff-measures.md, and replayable
+the zips), marked synthetic, shaped by the dated relations events (docs/sources/tariffs.md), and replayable
 through the live connector code for any run date."""
 from __future__ import annotations
 

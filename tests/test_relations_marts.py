@@ -1,5 +1,5 @@
 """The relations marts as the sample nightly run publishes them (tests/conftest.py ``sample_run``):
-the CAN-CHN index tells the dated story of tariff-measures.md, every pair has every month and
+the CAN-CHN index tells the dated story (docs/sources/tariffs.md), every pair has every month and
 day (zero-filled), syndicated copies count once, news columns and staleness, sample marking."""
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_can_chn_headline_figures_and_story(sample_run):
            from marts.trade_balance where reporter_iso3 = 'CHN' and partner_iso3 = 'CAN' and period_type = 'annual'
            and year in (2024, 2025) order by year"""
     (y24, x24, m24, _, _, tt24), (y25, x25, m25, xg25, mg25, tt25) = sample_run.query(q)
-    # China customs 2024: exports to Canada 46.4B, imports from Canada 46.6B (tariff-measures.md)
+    # China customs 2024: exports to Canada 46.4B, imports from Canada 46.6B (docs/sources/comtrade.md)
     assert 44e9 < x24 < 49e9 and 44e9 < m24 < 49e9
     assert 85e9 < tt24 < 100e9
     # 2025: China's exports to Canada up ~3%, imports from Canada down more than 10%

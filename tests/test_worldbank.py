@@ -1,6 +1,6 @@
 """World Bank connector and loader: pagination, error bodies, empty results, malformed payloads.
 
-Formats follow source-formats.md section 4; HTTP runs against a real local server."""
+Formats follow flows/sources/worldbank/README.md; HTTP runs against a real local server."""
 import json
 from datetime import date
 

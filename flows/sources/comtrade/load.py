@@ -4,7 +4,8 @@ raw.comtrade_record, one row per record with the API's 47 fields under their API
 Checks refuse a file (naming the field and the records) when the envelope changed shape, a
 required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a value
 is out of its domain (refMonth, period vs freqCode, flowCode, negative values) or a reporter /
-partner code is not in Comtrade's reference lists (flows/reference/comtrade/).
+partner code is not in Comtrade's reference lists (flows/reference/countries/Reporters.json,
+reference/partners.csv).
 """
 from __future__ import annotations
 

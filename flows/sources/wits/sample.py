@@ -1,5 +1,5 @@
 """Sample WITS TRAINS answers for the configured countries, in the exact SDMX-JSON format of the
-real recording (flows/reference/wits/trn_tariff_usa_000_2017.json), under the connector's own
+real recording (reference/trn_tariff_usa_000_2017.json), under the connector's own
 request keys.
 
 - United States MFN 2017: the REAL recorded answer (5,388 HS6 lines), replayed unmarked

@@ -1,6 +1,6 @@
 -- Events collapsed to stories: syndicated copies of one report (same day, same directed dyad,
--- same CAMEO code, same source URL) become one row with summed mentions (the Argus / anchors.md
--- C4 recipe). The relations index and the key events read stories, so one story repeated a
+-- same CAMEO code, same source URL) become one row with summed mentions (the Argus dedup rule; method in
+-- docs/sources/gdelt.md, "Relations index: method and the public work it follows"). The relations index and the key events read stories, so one story repeated a
 -- hundred times counts once.
 with events as (
     select * from {{ ref('int_relations__events') }}

@@ -2,7 +2,7 @@
 -- and each product the trade data lists separately (headings/subheadings of the measured products).
 -- Weights are imports in a fixed base year (default: the year before the pair's first measure with a
 -- product list; dbt var tariff_exposure_base_year overrides), so tariffs do not depress their own
--- weights (Yale Budget Lab style, anchors.md B7). Definitions: docs/sources/tariffs.md and the
+-- weights (Yale Budget Lab tariff-tracker style). Method and definitions: docs/sources/tariffs.md and the
 -- column descriptions. Sums run in DECIMAL (exact, so the order of parallel summation never changes
 -- the published bits: a re-run publishes nothing new); money is rounded to 1/100 cent, percentages to 6 decimals.
 {% set base_year_var = var('tariff_exposure_base_year', none) %}

@@ -38,7 +38,7 @@ joined as (
         p.iso3 as country_iso3,
         coalesce(r.iso2, p.iso2) as country_iso2,
         coalesce(r.reporter_code, p.comtrade_code) as comtrade_code,
-        -- Comtrade's own codes that are not M49 (source-formats.md section 0); 490 has no M49 code
+        -- Comtrade's own codes that are not M49 (docs/reference/country-codes.md); 490 has no M49 code
         case coalesce(r.reporter_code, p.comtrade_code)
             when 842 then 840 when 251 then 250 when 699 then 356 when 757 then 756
             when 579 then 578 when 381 then 380 when 490 then null when 0 then 1
