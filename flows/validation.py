@@ -1,10 +1,13 @@
 """Validate a run with Great Expectations before anything is published.
 
-Suites live as files in ``expectations/suites/<suite>.json`` (GX 1.x suite JSON). Each names the
-data it checks in ``meta.bilateral.query``: a SQL query over the working warehouse, where
-``{run_id}`` is this run's id (raw-batch suites check only the rows this run loaded), and
-optionally ``meta.bilateral.requires_sources``: the suite is skipped (and says so) while one of
-those sources is disabled in the configuration, so switching a source off never blocks publishing.
+Each suite is two files side by side in ``expectations/suites/``: ``<suite>.json`` (the GX 1.x suite:
+name, expectations, meta) and ``<suite>.sql`` (the data it checks: a query over the working
+warehouse, where ``{run_id}`` is this run's id, so raw-batch suites check only the rows this run
+loaded, and ``{suite}`` the suite's name). ``meta.bilateral.requires_sources`` in the JSON names
+sources the suite needs: it is skipped (and says so) while one of them is disabled in the
+configuration, so switching a source off never blocks publishing. A JSON without its .sql (or a
+.sql without its JSON) is an error naming the file. Which checks live here and which in dbt:
+expectations/README.md.
 
 GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
 evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
@@ -32,8 +35,9 @@ class SuiteSpec:
     name: str
     query: str
     expectations: list[dict]
-    path: Path
+    path: Path  # the suite JSON
     requires_sources: tuple[str, ...] = ()
+    query_path: Path | None = None  # the suite's .sql (None for suites built in code)
 
 
 @dataclass
@@ -65,15 +69,36 @@ class ValidationReport:
 
 
 def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
+    """Every suite of ``directory``: ``<suite>.json`` (the GX suite) with ``<suite>.sql`` (its data)."""
+    directory = Path(directory)
+    jsons = {p.stem: p for p in directory.glob("*.json")}
+    queries = {p.stem: p for p in directory.glob("*.sql")}
+    for stem in sorted(queries.keys() - jsons.keys()):
+        raise ValueError(f"{queries[stem]}: no suite {stem}.json beside it (a query without expectations checks nothing)")
     specs = []
-    for path in sorted(Path(directory).glob("*.json")):
+    for stem, path in sorted(jsons.items()):
+        sql_path = queries.get(stem)
+        if sql_path is None:
+            raise ValueError(f"{path}: its query {path.with_suffix('.sql')} is missing (which data does this suite check?)")
         doc = json.loads(path.read_text(encoding="utf-8"))
         binding = (doc.get("meta") or {}).get("bilateral") or {}
-        if "query" not in binding:
-            raise ValueError(f"{path}: meta.bilateral.query is missing (which data does this suite check?)")
-        specs.append(SuiteSpec(doc.get("name") or path.stem, binding["query"], doc.get("expectations", []), path,
-                               tuple(binding.get("requires_sources", ()))))
+        if "query" in binding:
+            raise ValueError(f"{path}: meta.bilateral.query is not read; the suite's query lives in {sql_path}")
+        name = doc.get("name") or stem
+        if name != stem:
+            raise ValueError(f"{path}: suite name {name!r} differs from its file name {stem!r}")
+        query = sql_path.read_text(encoding="utf-8").strip().rstrip(";").strip()
+        if not query:
+            raise ValueError(f"{sql_path}: empty query")
+        specs.append(SuiteSpec(name, query, doc.get("expectations", []), path,
+                               tuple(binding.get("requires_sources", ())), sql_path))
     return specs
+
+
+def render_query(spec: SuiteSpec, run_id: str) -> str:
+    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents)."""
+    return (spec.query.replace("{run_id}", run_id.replace("'", "''"))
+            .replace("{suite}", spec.name.replace("'", "''")))
 
 
 def _failures(validation_result) -> list[dict]:
@@ -126,7 +151,7 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     datasource = ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
     results: list[SuiteResult] = []
     with connect(db_path, read_only=True) as con:
-        frames = {s.name: con.execute(s.query.replace("{run_id}", run_id.replace("'", "''"))).df() for s in suites}
+        frames = {s.name: con.execute(render_query(s, run_id)).df() for s in suites}
     for spec in suites:
         df = frames[spec.name]
         try:

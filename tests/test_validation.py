@@ -72,7 +72,70 @@ def test_run_id_scopes_raw_batch_suites(db, tmp_path):
 def test_every_suite_file_declares_its_data():
     suites = load_suites()
     assert {"raw_worldbank_indicator", "mart_country_indicators_annual"} <= {s.name for s in suites}
-    assert all(s.query.strip().lower().startswith(("select", "with")) and s.expectations for s in suites)
+    for s in suites:
+        assert s.query_path == s.path.with_suffix(".sql") and s.query_path.exists(), s.name
+        body = "\n".join(line for line in s.query.splitlines() if not line.lstrip().startswith("--")).strip()
+        assert body.lower().startswith(("select", "with")) and s.expectations, s.name
+        doc = json.loads(s.path.read_text())
+        assert "query" not in doc["meta"]["bilateral"], f"{s.path}: the query lives in the .sql only"
+
+
+def _write_suite(directory, name, sql="select 1 as x", expectations=None):
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {"name": name, "meta": {"bilateral": {}},
+           "expectations": expectations or [{"type": "expect_column_to_exist", "kwargs": {"column": "x"}}]}
+    (directory / f"{name}.json").write_text(json.dumps(doc))
+    if sql is not None:
+        (directory / f"{name}.sql").write_text(sql)
+
+
+def test_suite_query_is_read_from_the_sql_file_beside_the_json(tmp_path):
+    _write_suite(tmp_path, "s1", "-- the data\nselect 1 as x;\n")
+    [spec] = load_suites(tmp_path)
+    assert spec.name == "s1" and spec.query_path == tmp_path / "s1.sql"
+    assert spec.query == "-- the data\nselect 1 as x"
+
+
+def test_suite_json_without_its_sql_is_an_error_naming_the_file(tmp_path):
+    _write_suite(tmp_path, "good")
+    _write_suite(tmp_path, "lonely", sql=None)
+    with pytest.raises(ValueError, match=r"lonely\.json: its query .*lonely\.sql is missing"):
+        load_suites(tmp_path)
+
+
+def test_sql_without_its_suite_json_is_an_error_naming_the_file(tmp_path):
+    _write_suite(tmp_path, "good")
+    (tmp_path / "orphan.sql").write_text("select 1")
+    with pytest.raises(ValueError, match=r"orphan\.sql: no suite orphan\.json"):
+        load_suites(tmp_path)
+
+
+def test_a_query_left_in_the_json_is_refused(tmp_path):
+    _write_suite(tmp_path, "s1")
+    doc = json.loads((tmp_path / "s1.json").read_text())
+    doc["meta"]["bilateral"]["query"] = "select 2 as x"
+    (tmp_path / "s1.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"s1\.json: meta\.bilateral\.query is not read"):
+        load_suites(tmp_path)
+
+
+def test_shipped_suite_queries_run_against_a_real_warehouse(sample_run):
+    """Every shipped .sql parses and binds against the built warehouse (DuckDB EXPLAIN, no data read)."""
+    import duckdb
+
+    from flows.validation import render_query
+
+    con = duckdb.connect(str(sample_run.db_path), read_only=True)
+    try:
+        for spec in load_suites():
+            con.execute("explain " + render_query(spec, "r'1"))
+            columns = [d[0] for d in con.execute(f"select * from ({render_query(spec, 'r1')}) limit 0").description]
+            used = {c for e in spec.expectations for k in ("column", "column_A", "column_B")
+                    if (c := e["kwargs"].get(k))} | {c for e in spec.expectations for c in e["kwargs"].get("column_list", [])
+                                                      if e["type"] != "expect_table_columns_to_match_ordered_list"}
+            assert used <= set(columns), f"{spec.query_path}: expectations use columns it does not select: {used - set(columns)}"
+    finally:
+        con.close()
 
 
 def test_suites_of_disabled_sources_are_skipped_not_failed(db, tmp_path):
