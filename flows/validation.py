@@ -14,6 +14,10 @@ evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query an
 engine evaluates it. One checkpoint per suite runs each night; results go to GX's result store
 and Data Docs under ``<warehouse>/gx/`` (untracked) and one row per suite into ``audit.validations``.
 A result whose expectations raised exceptions counts as failed, never as passed.
+
+Severity: an expectation may carry ``"meta": {"severity": "warn"}`` (default ``fail``). A failed
+``warn`` expectation is reported (in the suite's failures, with its severity, and in
+``audit.validations``) but does not fail the suite, so it never blocks publication.
 """
 from __future__ import annotations
 
@@ -22,12 +26,24 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from flows.errors import ValidationFailed
 from flows.paths import EXPECTATIONS_DIR
 from flows.warehouse import connect, utcnow
 
 SUITES_DIR = EXPECTATIONS_DIR / "suites"
 SAMPLE_SIZE = 5
+SEVERITIES = ("fail", "warn")  # an expectation's meta.severity; default fail
+
+
+def severity(expectation: dict) -> str:
+    """``fail`` (blocks publication) or ``warn`` (reported, never blocks) from ``meta.severity``."""
+    value = ((expectation.get("meta") or {}).get("severity") or "fail")
+    if value not in SEVERITIES:
+        raise ValueError(f"{expectation.get('type')} {expectation.get('kwargs')}: meta.severity {value!r} "
+                         f"is not one of {', '.join(SEVERITIES)}")
+    return value
 
 
 @dataclass
@@ -43,11 +59,19 @@ class SuiteSpec:
 @dataclass
 class SuiteResult:
     suite: str
-    success: bool
+    success: bool  # no failed expectation of severity fail (warnings never fail a suite)
     evaluated: int
-    failed: int
+    failed: int  # failed expectations of severity fail (an expectation that raised counts here)
     rows_checked: int
-    failures: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # every failed expectation, each with its severity
+    warnings: int = 0  # failed expectations of severity warn
+
+
+def _describe(suite: str, f: dict) -> str:
+    col = f" column '{f['column']}'" if f.get("column") else ""
+    sample = f" bad values (sample): {f['sample']}" if f.get("sample") not in (None, []) else ""
+    extra = f" {f['detail']}" if f.get("detail") else ""
+    return f"suite '{suite}': {f['expectation']}{col} failed;{sample}{extra}"
 
 
 @dataclass
@@ -57,15 +81,14 @@ class ValidationReport:
     data_docs: str = ""
     skipped: list[str] = field(default_factory=list)  # "suite (needs disabled source x)"
 
+    def warning_lines(self) -> list[str]:
+        """Failed ``warn`` expectations: reported, not blocking."""
+        return [_describe(s.suite, f) for s in self.suites for f in s.failures if f.get("severity") == "warn"]
+
     def failure_message(self) -> str:
-        lines = []
-        for s in self.suites:
-            for f in s.failures:
-                col = f" column '{f['column']}'" if f.get("column") else ""
-                sample = f" bad values (sample): {f['sample']}" if f.get("sample") not in (None, []) else ""
-                extra = f" {f['detail']}" if f.get("detail") else ""
-                lines.append(f"suite '{s.suite}': {f['expectation']}{col} failed;{sample}{extra}")
-        return "validation failed, nothing published:\n  " + "\n  ".join(lines)
+        lines = [_describe(s.suite, f) for s in self.suites for f in s.failures if f.get("severity", "fail") == "fail"]
+        warned = [f"[warn] {line}" for line in self.warning_lines()]
+        return "validation failed, nothing published:\n  " + "\n  ".join(lines + warned)
 
 
 def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
@@ -90,6 +113,11 @@ def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
         query = sql_path.read_text(encoding="utf-8").strip().rstrip(";").strip()
         if not query:
             raise ValueError(f"{sql_path}: empty query")
+        for i, expectation in enumerate(doc.get("expectations", [])):
+            try:
+                severity(expectation)
+            except ValueError as exc:
+                raise ValueError(f"{path}: expectation {i}: {exc}") from None
         specs.append(SuiteSpec(name, query, doc.get("expectations", []), path,
                                tuple(binding.get("requires_sources", ())), sql_path))
     return specs
@@ -101,7 +129,20 @@ def render_query(spec: SuiteSpec, run_id: str) -> str:
             .replace("{suite}", spec.name.replace("'", "''")))
 
 
+def _raised(exception_info) -> str:
+    """The message of an exception GX caught while evaluating an expectation ('' when none). GX puts
+    it at the top level or under each metric it failed to compute."""
+    if not isinstance(exception_info, dict):
+        return ""
+    infos = [exception_info, *(v for v in exception_info.values() if isinstance(v, dict))]
+    for info in infos:
+        if str(info.get("raised_exception")).lower() == "true":
+            return str(info.get("exception_message") or "exception without a message")
+    return ""
+
+
 def _failures(validation_result) -> list[dict]:
+    """Every failed expectation with its severity; one that raised is a failure whatever its severity."""
     out = []
     for r in validation_result.results:
         if r.success:
@@ -109,31 +150,38 @@ def _failures(validation_result) -> list[dict]:
         cfg = r.expectation_config
         kwargs = dict(cfg.kwargs)
         result = r.result or {}
-        exc = r.exception_info or {}
-        raised = exc.get("raised_exception") if isinstance(exc, dict) else False
+        raised = _raised(r.exception_info)
+        level = "fail" if raised else severity({"type": cfg.type, "kwargs": kwargs, "meta": cfg.meta or {}})
         detail = ""
         if raised:
-            detail = f"(expectation raised: {str(exc.get('exception_message'))[:300]})"
+            detail = f"(expectation raised: {raised[:300]})"
         elif "observed_value" in result:
             detail = f"(observed {result['observed_value']!r})"
         if result.get("unexpected_count") is not None:
             detail = f"({result['unexpected_count']} of {result.get('element_count')} rows) {detail}".strip()
-        sample = result.get("partial_unexpected_list") or []
+        sample = list(dict.fromkeys(str(v) for v in result.get("partial_unexpected_list") or []))
         out.append({"expectation": cfg.type, "column": kwargs.get("column") or kwargs.get("column_list")
                     or (f"{kwargs.get('column_A')}/{kwargs.get('column_B')}" if "column_A" in kwargs else None),
-                    "sample": [str(v) for v in sample[:SAMPLE_SIZE]], "detail": detail})
+                    "severity": level, "sample": sample[:SAMPLE_SIZE], "detail": detail})
     return out
 
 
+def _suite_failure(expectation: str, detail: str) -> dict:
+    return {"expectation": expectation, "column": None, "severity": "fail", "sample": [], "detail": detail}
+
+
 def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
-             enabled_sources: list[str] | None = None) -> ValidationReport:
-    """Run every suite against the working warehouse; record results. Does not raise on failure.
-    With ``enabled_sources``, suites requiring a source not in it are skipped."""
+             enabled_sources: list[str] | None = None, suites_dir: Path | None = None) -> ValidationReport:
+    """Run every suite (``suites``, else those of ``suites_dir``, else the shipped ones) against the
+    working warehouse; record results. Does not raise on failure. With ``enabled_sources``, suites
+    requiring a source not in it are skipped. A suite fails on a failed expectation of severity
+    ``fail`` (or one that raised, or a query that fails); failed ``warn`` expectations are reported
+    in its failures (and ``audit.validations``) with their severity but do not fail it."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    suites = load_suites() if suites is None else suites
+    suites = load_suites(suites_dir or SUITES_DIR) if suites is None else suites
     skipped = []
     if enabled_sources is not None:
         for spec in suites:
@@ -141,6 +189,9 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             if off:
                 skipped.append(f"{spec.name} (needs disabled source {', '.join(off)})")
         suites = [s for s in suites if all(src in enabled_sources for src in s.requires_sources)]
+    for spec in suites:  # a suite built in code gets the same severity check as a file
+        for expectation in spec.expectations:
+            severity(expectation)
     gx_root = Path(gx_root)
     gx_root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
@@ -150,9 +201,19 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     ctx.variables.save()
     datasource = ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
     results: list[SuiteResult] = []
+    frames, query_errors = {}, {}
     with connect(db_path, read_only=True) as con:
-        frames = {s.name: con.execute(render_query(s, run_id)).df() for s in suites}
+        for spec in suites:
+            try:
+                frames[spec.name] = con.execute(render_query(spec, run_id)).df()
+            except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
+                query_errors[spec.name] = f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
     for spec in suites:
+        if spec.name in query_errors:
+            where = spec.query_path or "the suite's query"
+            results.append(SuiteResult(spec.name, False, 0, 1, 0,
+                                       [_suite_failure("query", f"{where} failed {query_errors[spec.name]}")]))
+            continue
         df = frames[spec.name]
         try:
             asset = datasource.get_asset(spec.name)
@@ -162,18 +223,31 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             batch_def = asset.get_batch_definition("whole")
         except (KeyError, LookupError, ValueError):
             batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
-        vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
-        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
-        cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
-        vr = next(iter(cp_result.run_results.values()))
+        try:
+            suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
+            vd = ctx.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
+            checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+                name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
+            cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
+            vr = next(iter(cp_result.run_results.values()))
+        except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
+            message = " ".join(str(exc).split())[:300]
+            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+                "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")]))
+            continue
         failures = _failures(vr)
+        if len(vr.results) != len(spec.expectations):
+            failures.append(_suite_failure("suite", f"(GX returned {len(vr.results)} results for "
+                                                    f"{len(spec.expectations)} expectations)"))
+        elif not vr.success and not failures:
+            failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
+        blocking = [f for f in failures if f["severity"] == "fail"]
         stats = vr.statistics or {}
-        results.append(SuiteResult(spec.name, bool(vr.success) and not failures,
+        results.append(SuiteResult(spec.name, not blocking,
                                    int(stats.get("evaluated_expectations", len(spec.expectations))),
-                                   len(failures), len(df), failures))
+                                   len(blocking), len(df), failures, warnings=len(failures) - len(blocking)))
     ctx.build_data_docs()
     docs = ""
     try:

@@ -57,6 +57,15 @@ def test_an_expectation_that_errors_counts_as_failure(db, tmp_path):
     suite = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}}]
     report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("s", "select * from marts.t", suite, tmp_path)])
     assert not report.success and report.suites[0].failed == 1
+    assert "raised" in report.suites[0].failures[0]["detail"] and "no_such_column" in report.suites[0].failures[0]["detail"]
+
+
+def test_an_invalid_expectation_fails_its_suite_and_the_others_still_run(db, tmp_path):
+    invalid = [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "rate", "min_value": "low"}}]
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("invalid", "select * from marts.t", invalid, tmp_path),
+                                                  SuiteSpec("good", "select * from marts.t", SUITE, tmp_path)])
+    assert [(r.suite, r.success) for r in report.suites] == [("invalid", False), ("good", True)]
+    assert "GX could not run the suite" in report.failure_message() and "min_value" in report.failure_message()
 
 
 def test_run_id_scopes_raw_batch_suites(db, tmp_path):
@@ -151,3 +160,67 @@ def test_shipped_suites_name_only_known_sources():
 
     for spec in load_suites():
         assert set(spec.requires_sources) <= set(CONNECTORS), spec.name
+
+
+WARN_SUITE = [
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "rate", "min_value": 0, "max_value": 2},
+     "meta": {"severity": "warn"}},
+    {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "iso3", "regex": "^[A-Z]{3}$"}},
+]
+
+
+def test_a_failed_warn_expectation_is_reported_but_does_not_fail_the_suite(db, tmp_path):
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("w", "select * from marts.t", WARN_SUITE, tmp_path)])
+    [result] = report.suites
+    assert report.success and result.success, "a warning never blocks publication"
+    assert (result.failed, result.warnings) == (0, 1)
+    [warning] = result.failures
+    assert warning["severity"] == "warn" and warning["column"] == "rate" and warning["sample"] == ["3.0"]
+    assert report.warning_lines() == [
+        "suite 'w': expect_column_values_to_be_between column 'rate' failed; bad values (sample): ['3.0'] (1 of 2 rows)"]
+    require_success(report)  # does not raise
+    con = duckdb.connect(str(db), read_only=True)
+    success, failed, failures = con.execute("select success, failed, failures from audit.validations").fetchone()
+    con.close()
+    assert success is True and failed == 0
+    assert [(f["expectation"], f["severity"]) for f in json.loads(failures)] == [("expect_column_values_to_be_between", "warn")]
+
+
+def test_a_fail_expectation_still_fails_next_to_a_warning(db, tmp_path):
+    con = duckdb.connect(str(db))
+    con.execute("insert into marts.t values ('Canada', 2022, 1.0)")
+    con.close()
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("w", "select * from marts.t", WARN_SUITE, tmp_path)])
+    [result] = report.suites
+    assert not report.success and (result.failed, result.warnings) == (1, 1)
+    assert {f["column"]: f["severity"] for f in result.failures} == {"rate": "warn", "iso3": "fail"}
+    with pytest.raises(ValidationFailed) as err:
+        require_success(report)
+    first, second = str(err.value).splitlines()[1:]
+    assert "column 'iso3'" in first and "Canada" in first and not first.strip().startswith("[warn]")
+    assert second.strip().startswith("[warn]") and "column 'rate'" in second
+
+
+def test_a_warn_expectation_that_raises_counts_as_a_failure(db, tmp_path):
+    suite = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"},
+              "meta": {"severity": "warn"}}]
+    report = validate(db, "r1", tmp_path / "gx", [SuiteSpec("s", "select * from marts.t", suite, tmp_path)])
+    [result] = report.suites
+    assert not report.success and result.failed == 1 and result.warnings == 0
+    assert result.failures[0]["severity"] == "fail" and "raised" in result.failures[0]["detail"]
+
+
+def test_a_query_that_fails_fails_its_suite_and_the_others_still_run(db, tmp_path):
+    good = SuiteSpec("good", "select * from marts.t", SUITE, tmp_path)
+    broken = SuiteSpec("broken", "select * from marts.no_such_table", SUITE, tmp_path, query_path=tmp_path / "broken.sql")
+    report = validate(db, "r1", tmp_path / "gx", [broken, good])
+    assert not report.success
+    assert [(r.suite, r.success) for r in report.suites] == [("broken", False), ("good", True)]
+    assert "broken.sql failed" in report.failure_message() and "no_such_table" in report.failure_message()
+
+
+def test_an_unknown_severity_is_refused(tmp_path):
+    _write_suite(tmp_path, "s1", expectations=[
+        {"type": "expect_column_to_exist", "kwargs": {"column": "x"}, "meta": {"severity": "error"}}])
+    with pytest.raises(ValueError, match=r"s1\.json: expectation 0: .*meta\.severity 'error' is not one of fail, warn"):
+        load_suites(tmp_path)
