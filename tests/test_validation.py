@@ -6,6 +6,7 @@ import pytest
 
 from flows import warehouse
 from flows.errors import ValidationFailed
+from flows.paths import EXPECTATIONS_DIR
 from flows.validation import SuiteSpec, load_suites, require_success, validate
 
 
@@ -224,3 +225,182 @@ def test_an_unknown_severity_is_refused(tmp_path):
         {"type": "expect_column_to_exist", "kwargs": {"column": "x"}, "meta": {"severity": "error"}}])
     with pytest.raises(ValueError, match=r"s1\.json: expectation 0: .*meta\.severity 'error' is not one of fail, warn"):
         load_suites(tmp_path)
+
+
+# --- one home per check: dbt owns a model's invariants, GX what only a run can know ------------------
+
+def _dbt_test(item) -> tuple[str, dict, dict]:
+    """A dbt data test as written in yml: ``not_null`` or ``{name: {arguments: {...}, config: {...}}}``."""
+    if isinstance(item, str):
+        return item, {}, {}
+    [(name, body)] = item.items()
+    body = body or {}
+    args = body.get("arguments", {k: v for k, v in body.items() if k != "config"})
+    return name, args or {}, body.get("config") or {}
+
+
+def _dbt_models() -> dict[str, dict]:
+    """Every dbt model's yml tests and contract constraints, read from dbt_project/models/**/*.yml."""
+    import yaml
+
+    from flows.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+
+    models = {}
+    for yml in sorted(DBT_PROJECT_DIR.glob("models/**/*.yml")):
+        for m in (yaml.safe_load(yml.read_text()) or {}).get("models") or []:
+            enforced = bool((((m.get("config") or {}).get("contract")) or {}).get("enforced"))
+            models[m["name"]] = {
+                "file": yml.relative_to(PROJECT_ROOT).as_posix(),
+                "tests": [_dbt_test(t) for t in m.get("data_tests") or []],
+                "columns": {c["name"]: {
+                    "tests": [_dbt_test(t) for t in c.get("data_tests") or []],
+                    "not_null_constraint": enforced and any(k.get("type") == "not_null" for k in c.get("constraints") or []),
+                } for c in m.get("columns") or []}}
+    return models
+
+
+def _blocking(config: dict) -> bool:
+    return config.get("severity", "error") != "warn"
+
+
+def _within(dbt_args: dict, kwargs: dict) -> bool:
+    """dbt's accepted_range is at least as strict as GX's bounds."""
+    for key, stricter in (("min_value", lambda d, g: d >= g), ("max_value", lambda d, g: d <= g)):
+        if kwargs.get(key) is not None and (dbt_args.get(key) is None or not stricter(dbt_args[key], kwargs[key])):
+            return False
+    return True
+
+
+def _repeats_dbt(expectation: dict, model: dict) -> str | None:
+    """The dbt test an expectation on a mart's own column repeats (same column, same rule), if any."""
+    kind, kw = expectation["type"], expectation["kwargs"]
+    if kind == "expect_compound_columns_to_be_unique":
+        if any(n == "unique_combination_of_columns" and set(a.get("combination_of_columns", [])) == set(kw["column_list"])
+               and _blocking(c) for n, a, c in model["tests"]):
+            return "unique_combination_of_columns"
+        return None
+    column = model["columns"].get(kw.get("column"))
+    if column is None:
+        return None
+    tests = [(n, a, c) for n, a, c in column["tests"] if _blocking(c)]
+    if kind == "expect_column_values_to_not_be_null":
+        if column["not_null_constraint"]:
+            return "contract not_null constraint"
+        return "not_null" if any(n == "not_null" for n, _, _ in tests) else None
+    if kind == "expect_column_values_to_be_unique":
+        return "unique" if any(n == "unique" for n, _, _ in tests) else None
+    if kind == "expect_column_values_to_be_in_set":
+        return "accepted_values" if any(n == "accepted_values" and set(a["values"]) <= set(kw["value_set"])
+                                        for n, a, _ in tests) else None
+    if kind == "expect_column_values_to_be_between":
+        return "accepted_range" if any(n == "accepted_range" and not c.get("where") and _within(a, kw)
+                                       for n, a, c in tests) else None
+    return None
+
+
+def _suite_model(spec) -> str | None:
+    """The mart a suite reads first (``from marts.<model>``), comments left out."""
+    import re
+
+    sql = "\n".join(line.split("--", 1)[0] for line in spec.query.splitlines())
+    found = re.search(r"\bmarts\.(\w+)", sql)
+    return found.group(1) if found else None
+
+
+def test_no_shipped_expectation_repeats_a_dbt_test_on_its_mart():
+    """GX keeps only what dbt does not test: an expectation that repeats a dbt column test, key or
+    contract constraint on the same mart column (same rule, bounds no looser) belongs to dbt alone."""
+    models = _dbt_models()
+    repeats = []
+    for spec in load_suites():
+        model = models.get(_suite_model(spec) or "")
+        for e in spec.expectations if model else []:
+            if test := _repeats_dbt(e, model):
+                repeats.append(f"{spec.name}: {e['type']} {e['kwargs']} repeats dbt {test}")
+    assert repeats == [], "delete these from GX (and list them in expectations/dbt_owned.yml):\n" + "\n".join(repeats)
+
+
+def test_the_repeat_detector_finds_a_known_dbt_test():
+    models = _dbt_models()
+    rd = models["relations_daily"]
+    assert _repeats_dbt({"type": "expect_column_values_to_be_between",
+                         "kwargs": {"column": "cooperation_share", "min_value": 0, "max_value": 1}}, rd) == "accepted_range"
+    assert _repeats_dbt({"type": "expect_column_values_to_be_between",
+                         "kwargs": {"column": "cooperation_share", "min_value": 0, "max_value": 0.5}}, rd) is None
+    assert _repeats_dbt({"type": "expect_column_values_to_be_in_set",
+                         "kwargs": {"column": "direction", "value_set": ["a_to_b", "b_to_a", "both"]}}, rd) == "accepted_values"
+    assert _repeats_dbt({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "day"}}, rd) \
+        == "contract not_null constraint"
+    assert _repeats_dbt({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "mentions"}}, rd) is None
+    cia = models["country_indicators_annual"]  # relationships at severity warn would not block: not a repeat
+    assert _repeats_dbt({"type": "expect_compound_columns_to_be_unique",
+                         "kwargs": {"column_list": ["year", "indicator_code", "country_iso3"]}}, cia) \
+        == "unique_combination_of_columns"
+
+
+def _dbt_owned() -> dict:
+    import yaml
+
+    return yaml.safe_load((EXPECTATIONS_DIR / "dbt_owned.yml").read_text())
+
+
+def _dbt_test_exists(entry: dict, models: dict) -> str:
+    """'' when the dbt test an entry of dbt_owned.yml names exists with the same rule, else why not."""
+    from flows.paths import PROJECT_ROOT
+
+    dbt, kw = entry["dbt"], entry["kwargs"]
+    path = PROJECT_ROOT / dbt["file"]
+    if not path.exists():
+        return f"{dbt['file']} does not exist"
+    test = dbt["test"]
+    if test == "singular":
+        return "" if path.parent.name == "tests" and "select" in path.read_text().lower() else f"{path} is no singular test"
+    if test == "registry_rule":
+        reporter = PROJECT_ROOT / dbt["reported_by"]
+        if dbt["rule"] not in path.read_text():
+            return f"rule {dbt['rule']!r} not in {dbt['file']}"
+        return "" if reporter.exists() and "int_tariffs__registry_problems" in reporter.read_text() else f"{reporter} does not report it"
+    model = models.get(dbt["model"])
+    if model is None or model["file"] != dbt["file"]:
+        return f"model {dbt['model']} not in {dbt['file']}"
+    if test == "unique_combination_of_columns":
+        ok = any(n == test and set(a["combination_of_columns"]) == set(kw["column_list"]) and _blocking(c)
+                 for n, a, c in model["tests"])
+    elif test == "expression_is_true":
+        ok = any(n == test and a.get("expression") == dbt["expression"] and _blocking(c) for n, a, c in model["tests"])
+    else:
+        column = model["columns"].get(dbt["column"])
+        if column is None:
+            return f"{dbt['model']}.{dbt['column']} is not documented"
+        tests = [(n, a, c) for n, a, c in column["tests"] if _blocking(c)]
+        if test == "constraint_not_null":
+            ok = column["not_null_constraint"]
+        elif test == "not_null":
+            ok = any(n == test for n, _, _ in tests)
+        elif test == "accepted_values":
+            ok = any(n == test and set(a["values"]) == set(kw["value_set"]) for n, a, _ in tests)
+        elif test == "accepted_range":
+            ok = any(n == test and c.get("where") == dbt.get("where") and a.get("min_value") == kw.get("min_value")
+                     and a.get("max_value") == kw.get("max_value") for n, a, c in tests)
+        else:
+            return f"unknown dbt.test {test!r}"
+    return "" if ok else f"no blocking dbt {test} on {dbt['model']} {dbt.get('column', '')} matching {kw}"
+
+
+def test_every_expectation_moved_to_dbt_is_gone_from_gx_and_covered_by_that_dbt_test():
+    owned = _dbt_owned()
+    assert owned["deleted"], "the list of GX expectations dbt owns is empty"
+    suites = {s.name: s for s in load_suites()}
+    models = _dbt_models()
+    problems = []
+    for entry in owned["deleted"] + owned["narrowed"]:
+        where = f"{entry['suite']}: {entry['type']} {entry['kwargs']}"
+        spec = suites.get(entry["suite"])
+        remaining = [(e["type"], e["kwargs"]) for e in spec.expectations] if spec else []
+        if (entry["type"], entry["kwargs"]) in remaining:
+            problems.append(f"{where} is still in the suite")
+        if "kept_kwargs" in entry and (entry["type"], entry["kept_kwargs"]) not in remaining:
+            problems.append(f"{where}: the narrowed expectation {entry['kept_kwargs']} is missing")
+        if why := _dbt_test_exists(entry, models):
+            problems.append(f"{where}: {why}")
+    assert problems == []
