@@ -404,3 +404,175 @@ def test_every_expectation_moved_to_dbt_is_gone_from_gx_and_covered_by_that_dbt_
         if why := _dbt_test_exists(entry, models):
             problems.append(f"{where}: {why}")
     assert problems == []
+
+
+# --- every raw table and every mart: a suite or a stated exemption ---------------------------------
+
+def _sql(spec) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in spec.query.splitlines())
+
+
+def _covered() -> tuple[set[str], set[str]]:
+    """Raw tables whose run batch a suite checks (``from raw.t where _run_id = '{run_id}'``) and marts a suite reads."""
+    import re
+
+    batch = re.compile(r"\braw\.(\w+)(?:\s+as\s+\w+)?\s+where\s+(?:\w+\.)?_run_id\s*=\s*'\{run_id\}'", re.I)
+    suites = load_suites()
+    return ({t for s in suites for t in batch.findall(_sql(s))},
+            {t for s in suites for t in re.findall(r"\bmarts\.(\w+)", _sql(s))})
+
+
+def _exemptions() -> dict[str, dict[str, str]]:
+    import yaml
+
+    doc = yaml.safe_load((EXPECTATIONS_DIR / "exemptions.yml").read_text())
+    return {schema: {e["table"]: " ".join(e["reason"].split()) for e in doc.get(schema) or []} for schema in ("raw", "marts")}
+
+
+def _uncovered(raw_tables: set[str], marts: set[str]) -> list[str]:
+    raw_suites, mart_suites = _covered()
+    exempt = _exemptions()
+    problems = [f"raw.{t}: no suite checks its run batch and no exemption" for t in sorted(raw_tables - raw_suites - set(exempt["raw"]))]
+    problems += [f"marts.{t}: no suite and no exemption" for t in sorted(marts - mart_suites - set(exempt["marts"]))]
+    for schema, tables, covered in (("raw", raw_tables, raw_suites), ("marts", marts, mart_suites)):
+        for table, reason in exempt[schema].items():
+            if table not in tables:
+                problems.append(f"exemption for {schema}.{table}: no such table")
+            if table in covered:
+                problems.append(f"{schema}.{table} has a suite and an exemption")
+            if len(reason) < 40:
+                problems.append(f"exemption for {schema}.{table}: state why ({reason!r})")
+    return problems
+
+
+def test_every_raw_table_and_mart_the_code_defines_has_a_suite_or_an_exemption():
+    from flows.loaders import LOAD_SPECS
+    from flows.paths import DBT_PROJECT_DIR
+
+    raw_tables = {spec.raw_table for spec in LOAD_SPECS.values()}
+    marts = {p.stem for p in (DBT_PROJECT_DIR / "models" / "marts").rglob("*.sql")}
+    assert {"gdelt_doc_article", "comtrade_record"} <= raw_tables and {"dim_country", "trade_balance"} <= marts
+    assert _uncovered(raw_tables, marts) == []
+    assert _uncovered(raw_tables | {"new_source_record"}, marts | {"new_mart"}) == [
+        "raw.new_source_record: no suite checks its run batch and no exemption",
+        "marts.new_mart: no suite and no exemption"]
+
+
+def test_every_raw_table_and_mart_of_a_built_warehouse_has_a_suite_or_an_exemption(sample_run):
+    tables = sample_run.query("select table_schema, table_name from information_schema.tables "
+                              "where table_schema in ('raw', 'marts')", published=False)
+    raw_tables = {t for schema, t in tables if schema == "raw"}
+    marts = {t for schema, t in tables if schema == "marts"}
+    assert len(raw_tables) >= 8 and len(marts) >= 12, tables
+    assert _uncovered(raw_tables, marts) == []
+
+
+# --- run-only checks: volume against previous runs, freshness against the run ----------------------
+
+def _shipped(name: str):
+    [spec] = [s for s in load_suites() if s.name == name]
+    return spec
+
+
+def _key_events(db, copies: list[int]) -> None:
+    con = duckdb.connect(str(db))
+    con.execute("create or replace table marts.relations_key_events (copies bigint, goldstein_scale double, "
+                "event_description varchar)")
+    con.executemany("insert into marts.relations_key_events values (?, 1.0, 'Make statement')", [[c] for c in copies])
+    con.close()
+
+
+def test_volume_check_warns_on_a_drop_by_more_than_half_against_the_last_successful_validation(db, tmp_path):
+    spec = _shipped("mart_relations_key_events")
+    volume = [e for e in spec.expectations if e["kwargs"].get("column") == "pct_of_previous_rows"]
+    assert volume and volume[0]["meta"]["severity"] == "warn"
+    gx_root = tmp_path / "gx"
+
+    _key_events(db, [1] * 10)
+    first = validate(db, "r1", gx_root, [spec])
+    assert first.success and first.suites[0].warnings == 0, "a first run has no history: the check passes"
+    assert validate(db, "r1", gx_root, [spec]).suites[0].warnings == 0, "the same run is not its own baseline"
+
+    _key_events(db, [1] * 6)  # 60% of the last successful validation: fine
+    assert validate(db, "r2", gx_root, [spec]).suites[0].warnings == 0
+
+    _key_events(db, [1] * 2)  # 2 of 6 rows: a drop by two thirds
+    dropped = validate(db, "r3", gx_root, [spec])
+    [result] = dropped.suites
+    assert dropped.success and result.success and (result.failed, result.warnings) == (0, 1), "warn: reported, not blocking"
+    [warning] = result.failures
+    assert (warning["column"], warning["severity"], warning["sample"]) == ("pct_of_previous_rows", "warn", ["33.3"])
+    assert "pct_of_previous_rows" in dropped.warning_lines()[0]
+
+    _key_events(db, [0] * 4)  # a failed validation (copies < 1) is not a baseline ...
+    failed = validate(db, "r4", gx_root, [spec])
+    assert not failed.success and {f["column"] for f in failed.suites[0].failures} == {"copies"}
+    _key_events(db, [1] * 2)  # ... so 2 rows compare with r3's 2 rows, not with r4's 4
+    assert validate(db, "r5", gx_root, [spec]).suites[0].warnings == 0
+
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("select run_id, success, rows_checked, failures from audit.validations order by validated_at").fetchall()
+    con.close()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("r1", True, 10), ("r1", True, 10), ("r2", True, 6), ("r3", True, 2),
+                                                   ("r4", False, 4), ("r5", True, 2)]
+    assert [f["severity"] for f in json.loads(rows[3][3])] == ["warn"]
+
+
+def _raw_for_freshness(db, run_id: str, mode: str, sources: str, batch_age_hours: float, doc_age_hours: float) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    started = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
+    con = duckdb.connect(str(db))
+    con.execute("insert into audit.runs (run_id, run_date, mode, sources, started_at, status) values (?, ?, ?, ?, ?, 'running')",
+                [run_id, started.date(), mode, sources, started])
+    batch = (started - timedelta(hours=batch_age_hours)).strftime("%Y%m%d%H%M%S")
+    doc = (started - timedelta(hours=doc_age_hours)).strftime("%Y%m%dT%H%M%SZ")
+    con.execute("insert into raw.gdelt_export_file (batch_ts, stream, status, _run_id) values (?, 'export', 'loaded', ?), "
+                "('20200101000000', 'export', 'skipped', ?)", [batch, run_id, run_id])
+    con.execute("insert into raw.gdelt_doc_timeline (pair, mode, date, value, _run_id) values ('CAN-CHN', 'timelinevolraw', ?, 3, ?)",
+                [doc, run_id])
+    con.close()
+
+
+def test_freshness_warns_when_a_live_run_finds_the_newest_gdelt_batch_days_old(db, tmp_path):
+    spec = _shipped("raw_freshness")
+    _raw_for_freshness(db, "live1", "live", "gdelt_events,gdelt_doc", batch_age_hours=80, doc_age_hours=20)
+    report = validate(db, "live1", tmp_path / "gx", [spec])
+    [result] = report.suites
+    assert report.success and (result.failed, result.warnings) == (0, 1)
+    [warning] = result.failures
+    assert warning["severity"] == "warn" and warning["column"] == "stale"
+    assert warning["sample"] == ["gdelt_events: newest loaded export batch 2026-03-06 18:00 is 3.3 days before the run "
+                                 "(allowed 1.5 days)"], "the skipped 2020 file does not count; the fresh DOC series passes"
+
+
+def test_freshness_is_not_checked_for_sample_runs_nor_for_sources_the_run_did_not_fetch(db, tmp_path):
+    spec = _shipped("raw_freshness")
+    _raw_for_freshness(db, "sample1", "sample", "gdelt_events,gdelt_doc", batch_age_hours=5000, doc_age_hours=5000)
+    assert validate(db, "sample1", tmp_path / "gx", [spec]).suites[0].warnings == 0
+    _raw_for_freshness(db, "live2", "live", "worldbank", batch_age_hours=5000, doc_age_hours=5000)
+    assert validate(db, "live2", tmp_path / "gx", [spec]).suites[0].warnings == 0
+    _raw_for_freshness(db, "live3", "live", "gdelt_doc", batch_age_hours=5000, doc_age_hours=5000)
+    [warning] = validate(db, "live3", tmp_path / "gx", [spec]).suites[0].failures
+    assert warning["sample"][0].startswith("gdelt_doc: newest DOC API timeline step ")
+
+
+def test_shipped_mart_suite_fails_the_exact_expectations_on_broken_trade_data(sample_run, clone_warehouse, tmp_path):
+    run = clone_warehouse(sample_run)
+    con = duckdb.connect(str(run.db_path))
+    target = con.execute("""select reporter_iso3, partner_iso3, period_type, period_start from marts.trade_balance
+                            where exports_yoy_pct is not null order by all limit 1""").fetchone()
+    con.execute("""update marts.trade_balance set exports_yoy_pct = 80, is_yoy_outlier = false
+                   where reporter_iso3 = ? and partner_iso3 = ? and period_type = ? and period_start = ?""", list(target))
+    con.execute("""update marts.trade_balance set mirror_exports_usd = -1
+                   where (reporter_iso3, partner_iso3, period_type, period_start) =
+                         (select (reporter_iso3, partner_iso3, period_type, period_start) from marts.trade_balance
+                          where mirror_exports_usd is not null order by all desc limit 1)""")
+    con.close()
+    report = validate(run.db_path, "broken", tmp_path / "gx", [_shipped("mart_trade_balance")])
+    [result] = report.suites
+    assert not report.success and result.warnings == 0
+    failed = {f["column"]: f for f in result.failures}
+    assert set(failed) == {"unflagged_yoy_change", "mirror_exports_usd"}
+    assert failed["unflagged_yoy_change"]["sample"] == [f"{target[0]}-{target[1]} {target[2]} {target[3]}"]
+    assert failed["mirror_exports_usd"]["sample"] == ["-1.0"] and "(1 of " in failed["mirror_exports_usd"]["detail"]
