@@ -576,3 +576,14 @@ def test_shipped_mart_suite_fails_the_exact_expectations_on_broken_trade_data(sa
     assert set(failed) == {"unflagged_yoy_change", "mirror_exports_usd"}
     assert failed["unflagged_yoy_change"]["sample"] == [f"{target[0]}-{target[1]} {target[2]} {target[3]}"]
     assert failed["mirror_exports_usd"]["sample"] == ["-1.0"] and "(1 of " in failed["mirror_exports_usd"]["detail"]
+
+
+def test_readme_lists_every_expectation_moved_to_dbt():
+    """The README's table of deleted expectations is dbt_owned.yml's list, in order (the closing counts use it)."""
+    readme = (EXPECTATIONS_DIR / "README.md").read_text()
+    table = readme.split("## Deleted: GX expectations dbt already checks", 1)[1]
+    cells = [[c.strip() for c in line.split("|")[1:4]] for line in table.splitlines() if line.startswith("| ")]
+    rows = [(int(n), suite, gx.split("`")[1]) for n, suite, gx in cells if n.isdigit()]
+    owned = _dbt_owned()["deleted"]
+    assert rows == [(i, e["suite"], e["type"].removeprefix("expect_")) for i, e in enumerate(owned, 1)]
+    assert f"The {len(owned)} deleted expectations" in readme
