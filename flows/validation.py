@@ -96,8 +96,10 @@ def load_suites(directory: Path = SUITES_DIR) -> list[SuiteSpec]:
     directory = Path(directory)
     jsons = {p.stem: p for p in directory.glob("*.json")}
     queries = {p.stem: p for p in directory.glob("*.sql")}
-    for stem in sorted(queries.keys() - jsons.keys()):
-        raise ValueError(f"{queries[stem]}: no suite {stem}.json beside it (a query without expectations checks nothing)")
+    orphans = sorted(queries.keys() - jsons.keys())
+    if orphans:
+        raise ValueError("; ".join(f"{queries[stem]}: no suite {stem}.json beside it" for stem in orphans)
+                         + " (a query without expectations checks nothing)")
     specs = []
     for stem, path in sorted(jsons.items()):
         sql_path = queries.get(stem)
