@@ -152,7 +152,8 @@ def extract_task(run: RunContext, source: str, period: str, partitions: list[Par
 
 @task(name="load", cache_policy=NO_CACHE)
 def load_task(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
-    return loading.load_results(run.db, run.run_id, results)
+    shares = {name: run.config.sources[name].max_bad_record_share for name in run.sources}
+    return loading.load_results(run.db, run.run_id, results, run_date=run.run_date, max_bad_share=shares)
 
 
 @task(name="dbt build", cache_policy=NO_CACHE)
