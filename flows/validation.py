@@ -52,6 +52,10 @@ class SuiteSpec:
     path: Path  # the suite JSON
     requires_sources: tuple[str, ...] = ()
     query_path: Path | None = None  # the suite's .sql (None for suites built in code)
+    #: raw table whose run batch the suite checks (meta.bilateral.quarantine): its query selects
+    #: _landed_file and record_no, records already refused are left out of it, and the records a
+    #: failed expectation names are refused (quarantined) so that no later night publishes them
+    quarantine: str | None = None
 
 
 @dataclass
@@ -63,6 +67,10 @@ class SuiteResult:
     rows_checked: int
     failures: list[dict] = field(default_factory=list)  # every failed expectation, each with its severity
     warnings: int = 0  # failed expectations of severity warn
+    #: records the failed expectations of a raw-batch suite name: {landed_file, record_no (None: the
+    #: whole file), expectation, column}
+    refused: list[dict] = field(default_factory=list)
+    quarantine: str | None = None  # the raw table a raw-batch suite quarantines into
 
 
 def _describe(suite: str, f: dict) -> str:
@@ -119,14 +127,44 @@ def load_suites(directory: Path) -> list[SuiteSpec]:
             except ValueError as exc:
                 raise ValueError(f"{path}: expectation {i}: {exc}") from None
         specs.append(SuiteSpec(name, query, doc.get("expectations", []), path,
-                               tuple(binding.get("requires_sources", ())), sql_path))
+                               tuple(binding.get("requires_sources", ())), sql_path, binding.get("quarantine")))
     return specs
 
 
 def render_query(spec: SuiteSpec, run_id: str) -> str:
-    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents)."""
-    return (spec.query.replace("{run_id}", run_id.replace("'", "''"))
-            .replace("{suite}", spec.name.replace("'", "''")))
+    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents).
+    A raw-batch suite sees only records not refused yet."""
+    query = (spec.query.replace("{run_id}", run_id.replace("'", "''"))
+             .replace("{suite}", spec.name.replace("'", "''")))
+    if spec.quarantine:
+        query = (f"select * from ({query}) as batch where not exists (select 1 from quarantine.{spec.quarantine} as q "
+                 "where q.landed_file = batch._landed_file and q.status in ('quarantined', 'dropped') "
+                 "and (q.record_no = batch.record_no or q.record_no is null))")
+    return query
+
+
+IDENTITY = ["_landed_file", "record_no"]
+
+
+def _refused(spec: SuiteSpec, validation_result, df) -> list[dict]:
+    """The records a raw-batch suite's failed (fail-severity) expectations name; the whole batch's
+    files when an expectation fails on the table as a whole (e.g. its columns)."""
+    out: list[dict] = []
+    for r in validation_result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        if severity({"type": cfg.type, "kwargs": dict(cfg.kwargs), "meta": cfg.meta or {}}) != "fail":
+            continue
+        column = dict(cfg.kwargs).get("column")
+        rows = (r.result or {}).get("unexpected_index_list")
+        if rows and all(isinstance(row, dict) and set(IDENTITY) <= set(row) for row in rows):
+            out += [{"landed_file": row["_landed_file"], "record_no": int(row["record_no"]),
+                     "expectation": cfg.type, "column": column} for row in rows]
+        else:
+            out += [{"landed_file": path, "record_no": None, "expectation": cfg.type, "column": column}
+                    for path in sorted(set(df["_landed_file"])) if path]
+    return out
 
 
 def _raised(exception_info) -> str:
@@ -217,6 +255,10 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
                                        [_suite_failure("query", f"{where} failed {query_errors[spec.name]}")]))
             continue
         df = frames[spec.name]
+        if spec.quarantine and not set(IDENTITY) <= set(df.columns):
+            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+                "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")]))
+            continue
         try:
             asset = datasource.get_asset(spec.name)
         except LookupError:
@@ -229,9 +271,12 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
             vd = ctx.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
+            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+            if spec.quarantine:
+                result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20,
+                                 "unexpected_index_column_names": IDENTITY}
             checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-                name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[],
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
+                name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[], result_format=result_format))
             cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
             vr = next(iter(cp_result.run_results.values()))
         except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
@@ -247,9 +292,11 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
         blocking = [f for f in failures if f["severity"] == "fail"]
         stats = vr.statistics or {}
+        refused = _refused(spec, vr, df) if spec.quarantine and blocking else []
         results.append(SuiteResult(spec.name, not blocking,
                                    int(stats.get("evaluated_expectations", len(spec.expectations))),
-                                   len(blocking), len(df), failures, warnings=len(failures) - len(blocking)))
+                                   len(blocking), len(df), failures, warnings=len(failures) - len(blocking),
+                                   refused=refused, quarantine=spec.quarantine))
     ctx.build_data_docs()
     docs = ""
     try:

@@ -30,7 +30,8 @@ create table if not exists audit.run_steps (
 create table if not exists audit.landed_files (
     run_id varchar, source varchar, kind varchar, path varchar, request_url varchar, http_status integer,
     bytes bigint, sha256 varchar, fetched_at timestamptz, origin varchar, synthetic boolean,
-    status varchar, problem varchar);
+    status varchar, problem varchar, load_params json);
+alter table audit.landed_files add column if not exists load_params json;
 create table if not exists audit.loaded_files (
     raw_table varchar, sha256 varchar, run_id varchar, path varchar, rows bigint, loaded_at timestamptz,
     primary key (raw_table, sha256));

@@ -8,6 +8,8 @@ select
     date,
     case when mode = 'timelinevolraw' then value end as article_count,
     case when mode = 'timelinevolraw' then norm - value end as monitored_minus_articles,
-    case when mode = 'timelinetone' then value end as avg_tone
+    case when mode = 'timelinetone' then value end as avg_tone,
+    _landed_file,
+    record_no
 from raw.gdelt_doc_timeline
 where _run_id = '{run_id}'

@@ -1,4 +1,5 @@
--- GDELT 2.0 export events loaded by this run: the 61 raw VARCHAR fields as sent, in file order
+-- GDELT 2.0 export events loaded by this run: the 61 raw VARCHAR fields as sent, in file order,
+-- then the record's identity (landed file, line), by which a refused record is quarantined
 -- (empty on a re-run that loaded nothing).
 select
     "GLOBALEVENTID",
@@ -61,6 +62,8 @@ select
     "ActionGeo_Long",
     "ActionGeo_FeatureID",
     "DATEADDED",
-    "SOURCEURL"
+    "SOURCEURL",
+    _landed_file,
+    record_no
 from raw.gdelt_event
 where _run_id = '{run_id}'

@@ -3,7 +3,7 @@
 -- and with it that batch's events from the volume the relations marts normalise by), known
 -- streams, and the share of this run's files that were skipped (404, MD5 mismatch, corrupt zip).
 with batch as (
-    select batch_ts, stream, filename, status
+    select batch_ts, stream, filename, status, _landed_file, record_no
     from raw.gdelt_export_file
     where _run_id = '{run_id}'
 )
