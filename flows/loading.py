@@ -120,7 +120,12 @@ class _Batch:
         """CSV: the reader keeps file order, so the k-th row of a file is its k-th line the reader did
         not reject; record_no becomes that line number. Rejected lines are structural bad records."""
         if self._exists(self.rejects):
-            rejected = f"""(select s.file_path as _file, e.line, string_agg(distinct e.error_message, '; ') as problem,
+            # DuckDB reports a short line once per missing column ("Found: 1" .. "Found: 60"): the
+            # smallest count is the line's; other errors (encoding, casts) are named as DuckDB words them
+            rejected = f"""(select s.file_path as _file, e.line,
+                                   coalesce('expected ' || max(regexp_extract(e.error_message, 'Expected Number of Columns: (\\d+)', 1))
+                                            || ' fields, found ' || min(try_cast(regexp_extract(e.error_message, 'Found: (\\d+)', 1) as integer)),
+                                            first(e.error_message order by e.column_idx)) as problem,
                                    first(e.csv_line) as _raw
                             from {self.rejects} as e join {self.scans} as s using (scan_id, file_id)
                             group by s.file_path, e.line)"""

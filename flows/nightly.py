@@ -140,12 +140,10 @@ def refuse(run: RunContext, report: validation.ValidationReport) -> int:
     """Quarantine the records failed raw-batch suites named, so that they never reach a mart (tonight
     after a rebuild, or any later night); returns how many."""
     with run.step("refuse") as step:
-        refused = [s for s in report.suites if s.refused]
-        n = quarantine.refuse_validated(run.db, run.run_id, refused)
-        for suite in refused:
-            source = next((src for src, src_def in run.sources.items() if suite.quarantine in src_def.raw_tables), None)
-            if source:
-                run.quarantined(source, sum(1 for r in suite.refused if r))
+        added = quarantine.refuse_validated(run.db, run.run_id, [s for s in report.suites if s.refused])
+        for source, count in added.items():
+            run.quarantined(source, count)
+        n = sum(added.values())
         run.summary.notes.append(f"[validation] {n} record(s) or file(s) refused by raw-batch suites were quarantined; "
                                  "the marts were built again without them")
         step.rows = n

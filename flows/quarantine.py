@@ -39,10 +39,10 @@ def _union(con: duckdb.DuckDBPyConnection) -> str:
                                          "null as status where false")
 
 
-def refuse_validated(db: Path, run_id: str, suites: list) -> int:
+def refuse_validated(db: Path, run_id: str, suites: list) -> dict[str, int]:
     """Quarantine what failed raw-batch suites named (``validation.SuiteResult.refused``), with the
-    suite and expectation that refused it. Returns the number of new quarantine rows."""
-    added = 0
+    suite and expectation that refused it. Returns the new quarantine rows per source."""
+    added: dict[str, int] = {}
     with connect(db) as con:
         for suite in suites:
             table = suite.quarantine
@@ -64,7 +64,7 @@ def refuse_validated(db: Path, run_id: str, suites: list) -> int:
                              record[1], r["record_no"], "batch_refused" if whole else "refused_by_validation",
                              f"{r['expectation']} failed" + (f" on column {r['column']}" if r.get("column") else ""),
                              None if whole else record[2], by, utcnow()])
-                added += 1
+                added[source[0]] = added.get(source[0], 0) + 1
     return added
 
 

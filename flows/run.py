@@ -50,6 +50,7 @@ class RunSummary:
     durations: dict[str, float] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)  # records refused tonight, per source
+    quarantined_total: int = 0  # records still in quarantine after the run, all sources
     data_docs: str = ""
     step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
 
@@ -172,8 +173,11 @@ class RunContext:
             "message": record.message[:4000]}])
 
     def finish(self, status: str, message: str = "", raise_on_failure: bool = True) -> RunSummary:
+        from flows import quarantine
+
         s = self.summary
         s.status, s.message = status, message
+        s.quarantined_total = sum(c["total"] for c in quarantine.counts(self.db).values())
         warehouse.finish_run(self.db, self.run_id, status, message, sum(s.rows_landed.values()),
                              sum(s.rows_loaded.values()), s.published, s.durations)
         _summary_artifact(s)
@@ -247,8 +251,9 @@ def render_summary(s: RunSummary) -> str:
         lines += ["", "loaded: " + ", ".join(f"raw.{t}={n}" for t, n in s.rows_loaded.items())]
     if s.dbt:
         lines.append("dbt: " + ", ".join(f"{k} {v}" for k, v in sorted(s.dbt.items())))
-    if any(s.quarantined.values()):
-        lines.append(f"quarantined tonight: {sum(s.quarantined.values())} record(s); `bilateral quarantine` lists them")
+    if any(s.quarantined.values()) or s.quarantined_total:
+        lines.append(f"quarantined: {sum(s.quarantined.values())} record(s) tonight, {s.quarantined_total} in quarantine "
+                     "in all; `bilateral quarantine` lists them")
     if s.validations:
         failed = [v["suite"] for v in s.validations if not v["success"]]
         lines.append(f"validation: {len(s.validations) - len(failed)} of {len(s.validations)} suites passed"

@@ -132,9 +132,14 @@ def load_suites(directory: Path) -> list[SuiteSpec]:
 
 
 def render_query(spec: SuiteSpec, run_id: str) -> str:
-    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents).
+    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents),
+    ``{previous_rows}`` by the rows the suite checked at its last successful validation in an earlier
+    run (null on a first run), for volume checks.
     A raw-batch suite sees only records not refused yet."""
-    query = (spec.query.replace("{run_id}", run_id.replace("'", "''"))
+    previous_rows = ("(select rows_checked from audit.validations where suite = '{suite}' and success "
+                     "and run_id <> '{run_id}' order by validated_at desc limit 1)")
+    query = (spec.query.replace("{previous_rows}", previous_rows)
+             .replace("{run_id}", run_id.replace("'", "''"))
              .replace("{suite}", spec.name.replace("'", "''")))
     if spec.quarantine:
         query = (f"select * from ({query}) as batch where not exists (select 1 from quarantine.{spec.quarantine} as q "

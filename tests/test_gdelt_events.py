@@ -261,7 +261,7 @@ def test_each_file_fault_is_skipped_with_a_reason_and_retried(env):
     # the 58-column row (GDELT 1.0 layout) is quarantined with its line; its file's other event loads
     assert query("select GLOBALEVENTID from raw.gdelt_event order by 1") == [("0",), ("1",), ("90",)]
     [(line, rule, problem, raw)] = query("select record_no, rule, problem, raw_record from quarantine.gdelt_event")
-    assert (line, rule) == (2, "malformed_line") and "Expected Number of Columns: 61 Found: 58" in problem
+    assert (line, rule) == (2, "malformed_line") and "expected 61 fields, found 58" == problem
     assert raw.split("\t")[0] == "91"
     rejected = query("select count(*) from audit.landed_files where status = 'rejected'")[0][0]
     assert rejected >= 3, "the 404, MD5 and truncated downloads stay landed as rejected"
@@ -372,3 +372,39 @@ def test_raw_gx_suite_passes_good_batches_and_fails_broken_rows(env, tmp_path):
     assert "EventRootCode" in failed and "DATEADDED" in failed
     assert "GLOBALEVENTID" not in failed and "QuadClass" not in failed, "a quarantined record never reaches the suite"
     assert query("select record_no, rule from quarantine.gdelt_event") == [(3, "out_of_domain")]
+
+
+def test_a_hostile_export_file_loads_exactly_its_valid_events_and_quarantines_the_rest(env):
+    """One 15-minute file with a GDELT 1.0 row (58 fields), a line of garbage (not even UTF-8), a
+    malformed tone, a Goldstein of 42.0 and an event dated 2099, among 600 good events: the good
+    events load, each bad record is quarantined with its line and reason, the night does not fail."""
+    run, query, server, db = env
+    ts = "20250312141500"
+    good = [event_row(1000 + i, "CAN", "CHN", ts) for i in range(600)]
+    tone = event_row(1, "CAN", "CHN", ts).split("\t")
+    tone[34] = "nan-ish"
+    goldstein = event_row(2, "CHN", "USA", ts).split("\t")
+    goldstein[30] = "42.0"
+    future = event_row(3, "USA", "CAN", ts).split("\t")
+    future[1] = "20990101"
+    lines = good[:100] + [event_row(4, "CAN", "CHN", ts, fields=58)] + good[100:300] + ["\xff\xfe garbage \x00 line"] \
+        + good[300:] + ["\t".join(tone), "\t".join(goldstein), "\t".join(future)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        body = "\n".join(lines).encode("utf-8").replace("\xff\xfe".encode("utf-8"), b"\xff\xfe")  # invalid UTF-8
+        zf.writestr(f"{ts}.export.CSV", body + b"\n")
+    z = buf.getvalue()
+    server.files = {"masterfilelist.txt": (manifest_line(ts, z) + "\n").encode(), "lastupdate.txt": b"",
+                    f"{ts}.export.CSV.zip": z}
+    (result,), report = run()
+    assert result.ok and report.failures == [] and report.quarantined_by_source == {"gdelt_events": 5}
+    assert query("select count(*), min(GLOBALEVENTID::int), max(GLOBALEVENTID::int) from raw.gdelt_event") == [(600, 1000, 1599)]
+    quarantined = {r[0]: r[1:] for r in query("select record_no, rule, problem from quarantine.gdelt_event")}
+    assert set(quarantined) == {101, 302, 603, 604, 605}, "each bad record by its line in the file"
+    assert quarantined[101][0] == "malformed_line" and quarantined[101][1] == "expected 61 fields, found 58"
+    assert quarantined[302][0] == "malformed_line"
+    assert quarantined[603] == ("wrong_type", "AvgTone nan-ish is not a number")
+    assert quarantined[604][0] == "out_of_domain" and "GoldsteinScale 42.0 is outside [-10, 10]" in quarantined[604][1]
+    assert quarantined[605][0] == "beyond_horizon" and "SQLDATE 20990101" in quarantined[605][1]
+    assert query("select count(*) from raw.gdelt_event where GLOBALEVENTID in ('1', '2', '3', '4')") == [(0,)], \
+        "nothing coerced into a wrong number"

@@ -79,7 +79,7 @@ def test_rerunning_the_same_night_changes_nothing(sample_run, clone_warehouse):
     assert after[2] == before[2], "published file byte-identical"
 
 
-def test_broken_sample_fails_validation_and_leaves_published_file_byte_identical(sample_run, clone_warehouse, tmp_path):
+def test_a_drifted_answer_fails_the_night_and_leaves_published_file_byte_identical(sample_run, clone_warehouse, tmp_path):
     import shutil
 
     run = clone_warehouse(sample_run)
@@ -92,7 +92,7 @@ def test_broken_sample_fails_validation_and_leaves_published_file_byte_identical
     with pytest.raises(RunFailed) as err:
         nightly(mode="replay", replay_dir=str(broken), config_path=str(run.config_path))
     msg = err.value.summary.message
-    assert "raw_worldbank_indicator" in msg and "countryiso3code" in msg and "Canada" in msg
+    assert "max_bad_record_share" in msg and "countryiso3code" in msg and "Canada" in msg, msg
     assert not err.value.summary.published
     assert run.published_path.read_bytes() == published_before
     con = duckdb.connect(str(run.db_path), read_only=True)

@@ -20,15 +20,6 @@ configured as (
         nullif((select count(*) from staging.stg_gdelt_events__configured_pairs), 0),
         (select mart_pairs from mart_totals)
     ) as configured_pairs
-),
-
-previous as (
-    -- rows this suite checked at its last successful validation in an earlier run (none on a first run)
-    select rows_checked
-    from audit.validations
-    where suite = '{suite}' and success and run_id <> '{run_id}'
-    order by validated_at desc
-    limit 1
 )
 
 select
@@ -41,7 +32,7 @@ select
     mart_totals.all_periods,
     mart_totals.mart_pairs,
     configured.configured_pairs,
-    round(100.0 * count(*) over () / nullif((select rows_checked from previous), 0), 1) as pct_of_previous_rows
+    round(100.0 * count(*) over () / nullif({previous_rows}, 0), 1) as pct_of_previous_rows
 from mart
 cross join mart_totals
 cross join configured

@@ -12,15 +12,6 @@ reporters as (
 
 pairs as (
     select distinct reporter_iso3, partner_iso3 from mart
-),
-
-previous as (
-    -- rows this suite checked at its last successful validation in an earlier run (none on a first run)
-    select rows_checked
-    from audit.validations
-    where suite = '{suite}' and success and run_id <> '{run_id}'
-    order by validated_at desc
-    limit 1
 )
 
 select
@@ -44,5 +35,5 @@ select
          )
         then mart.reporter_iso3 || '-' || mart.partner_iso3 || ' without ' || mart.partner_iso3 || '-' || mart.reporter_iso3
     end as missing_reverse,
-    round(100.0 * count(*) over () / nullif((select rows_checked from previous), 0), 1) as pct_of_previous_rows
+    round(100.0 * count(*) over () / nullif({previous_rows}, 0), 1) as pct_of_previous_rows
 from mart

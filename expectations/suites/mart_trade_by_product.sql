@@ -3,15 +3,6 @@
 -- the row count against the last successful validation.
 with mart as (
     select * from marts.trade_by_product
-),
-
-previous as (
-    -- rows this suite checked at its last successful validation in an earlier run (none on a first run)
-    select rows_checked
-    from audit.validations
-    where suite = '{suite}' and success and run_id <> '{run_id}'
-    order by validated_at desc
-    limit 1
 )
 
 select
@@ -28,5 +19,5 @@ select
         then mart.reporter_iso3 || '-' || mart.partner_iso3 || ' ' || mart.product_code || ' '
             || mart.period_type || ' ' || mart.period_start
     end as unflagged_yoy_change,
-    round(100.0 * count(*) over () / nullif((select rows_checked from previous), 0), 1) as pct_of_previous_rows
+    round(100.0 * count(*) over () / nullif({previous_rows}, 0), 1) as pct_of_previous_rows
 from mart

@@ -63,7 +63,7 @@ GDELT_DOC_TIMELINE = LoadSpec(
     from {parsed} where not regexp_full_match(coalesce(date, ''), '[0-9]{8}T[0-9]{6}Z')
     union all
     select _file, record_no, 'wrong_type', 'point ' || _raw || ': value must be a number'
-    from {parsed} where json_type(_json -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+    from {parsed} where coalesce(json_type(_json -> '$.value'), 'missing') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
     """,),
     natural_key=("pair", "mode", "series", "date"),
 )
