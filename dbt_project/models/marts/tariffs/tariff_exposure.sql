@@ -162,7 +162,7 @@ line_months as (
         least(s.valid_to, m.month_end) - greatest(s.valid_from, m.month_start) + 1 as days,
         coalesce(s.effective_rate_pct - s.mfn_rate_pct, s.additional_rate_pct) as extra_general_pct,
         coalesce(s.effective_rate_usmca_qualifying_pct - coalesce(s.preferential_rate_pct, s.mfn_rate_pct),
-                 s.additional_rate_pct) as extra_qualifying_pct,
+                 s.additional_rate_usmca_qualifying_pct) as extra_qualifying_pct,
         s.measure_coverage_share,
         s.measure_ids,
         s.expected_measure_ids

@@ -20,7 +20,13 @@ base as (
 ),
 
 measures as (
-    select * from {{ ref('int_tariffs__pair_measure_products') }}
+    select * from (
+        select * from {{ ref('int_tariffs__pair_measure_products') }}
+        {% if not include_expected %}
+        union all by name
+        select * from {{ ref('int_tariffs__pair_expected_products') }}
+        {% endif %}
+    )
     where effective_date <= date '{{ end }}'
       and coalesce(end_date, date '9999-12-31') >= date '{{ start }}'
 ),
@@ -195,6 +201,7 @@ final as (
         least(coalesce(list_sum(list_transform(list_filter(applied, lambda x: (x.rate_type = 'ad_valorem_additional' and x.rate > 0)
                                                            or x.rate_type = 'total'), lambda x: x.share)), 0), 1) as measure_coverage_share,
         additional_rate_pct,
+        additional_rate_usmca_pct,
         total_rate_pct,
         coalesce(total_rate_pct, mfn_rate_pct) + additional_rate_pct as effective_rate_pct,
         coalesce(total_rate_pct, preferential_rate_pct, mfn_rate_pct) + additional_rate_usmca_pct as effective_rate_usmca_qualifying_pct,
@@ -224,6 +231,7 @@ select
     cast(n_measures as integer) as n_measures,
     cast(round(measure_coverage_share, 6) as double) as measure_coverage_share,
     cast(additional_rate_pct as double) as additional_rate_pct,
+    cast(additional_rate_usmca_pct as double) as additional_rate_usmca_qualifying_pct,
     cast(total_rate_pct as double) as total_rate_pct,
     cast(effective_rate_pct as double) as effective_rate_pct,
     cast(effective_rate_usmca_qualifying_pct as double) as effective_rate_usmca_qualifying_pct,
