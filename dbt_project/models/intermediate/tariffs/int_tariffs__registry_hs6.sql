@@ -28,14 +28,35 @@ matched_codes as (
         or (t.token_kind in ('code', 'range') and left(h.hs_code, t.code_length) between t.code_from and t.code_to)
 ),
 
-matched_lists as (
-    select t.row_id, t.token_role, u.hs6, u.hs_vintage, l.share_of_parent as coverage_share
+list_codes as (
+    select t.row_id, t.token_role, l.*
     from tokens as t
     join lists as l on l.list_id = t.list_id
-    join universe as u
-        on u.hs_vintage = l.hs_vintage
-       and (l.code_kind = 'all' or left(u.hs6, l.code_length) between l.code_from and l.code_to)
     where t.token_kind = 'list'
+),
+
+-- each line under its 2-, 4- and 6-digit prefixes, so single codes join by equality (a hash join)
+prefixes as (
+    select u.hs6, u.hs_vintage, n.code_length, left(u.hs6, n.code_length) as prefix
+    from universe as u
+    cross join (values (2), (4), (6)) as n(code_length)
+),
+
+matched_lists as (
+    select c.row_id, c.token_role, p.hs6, p.hs_vintage, c.share_of_parent as coverage_share
+    from list_codes as c
+    join prefixes as p on p.hs_vintage = c.hs_vintage and p.code_length = c.code_length and p.prefix = c.code_from
+    where c.code_kind = 'code'
+    union all
+    select c.row_id, c.token_role, u.hs6, u.hs_vintage, c.share_of_parent
+    from list_codes as c
+    join universe as u on u.hs_vintage = c.hs_vintage and left(u.hs6, c.code_length) between c.code_from and c.code_to
+    where c.code_kind = 'range'
+    union all
+    select c.row_id, c.token_role, u.hs6, u.hs_vintage, c.share_of_parent
+    from list_codes as c
+    join universe as u on u.hs_vintage = c.hs_vintage
+    where c.code_kind = 'all'
 ),
 
 matched as (
