@@ -473,3 +473,81 @@ def test_pair_exposure_reproduced_from_raw_rows_and_seeds(sample_run, importer, 
     assert got[0][1] == pytest.approx(base_usd, rel=1e-9)
     assert got[0][2] == pytest.approx(avg_pct, rel=1e-6, abs=1e-6)
     assert avg_pct > 5  # the measures bite
+
+
+def test_config_switches_include_expected_measures_and_override_usmca_shares(sample_run, clone_warehouse, tmp_path):
+    """dbt vars tariff_include_expected_measures and tariff_usmca_qualifying_share, on a copy of the run."""
+    import contextlib
+    import io
+    import os
+
+    from dbt.adapters.duckdb import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    run = clone_warehouse(sample_run)
+    saved = os.environ.get("BILATERAL_DUCKDB")
+    os.environ["BILATERAL_DUCKDB"] = str(run.db_path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = dbtRunner().invoke([
+                "run", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+                "--select", "int_tariffs__pair_measure_products", "int_tariffs__pair_expected_products", "tariff_schedule",
+                "tariff_exposure", "--vars", "{tariff_include_expected_measures: true, tariff_usmca_qualifying_share: 0}"])
+    finally:
+        DuckDBConnectionManager.close_all_connections()
+        if saved is None:
+            os.environ.pop("BILATERAL_DUCKDB", None)
+        else:
+            os.environ["BILATERAL_DUCKDB"] = saved
+    assert result.success
+    deal = next(r for r in registry() if r["row_id"] == "CHN-CAN-2026-DEAL-1")
+    sched = run.query("select effective_rate_pct, has_expected_measure from marts.tariff_schedule where importer_iso3 = 'CHN' "
+                      "and exporter_iso3 = 'CAN' and hs6 = '120510' and date '2026-03-15' between valid_from and valid_to",
+                      published=False)
+    assert sched == [(pytest.approx(float(deal["rate_pct"])), True)]  # the expected total rate now applies
+    canola = dict(run.query("select month, avg_additional_tariff_pct from marts.tariff_exposure where importer_iso3 = 'CHN' "
+                            "and exporter_iso3 = 'CAN' and hs_code = '120510'", published=False))
+    assert canola[date(2026, 3, 1)] < canola[date(2026, 2, 1)]
+    usa_can = run.query("select count(*), count(*) filter (where avg_additional_tariff_pct = avg_additional_tariff_upper_bound_pct) "
+                        "from marts.tariff_exposure where importer_iso3 = 'USA' and exporter_iso3 = 'CAN' and base_year is not null",
+                        published=False)[0]
+    assert usa_can[0] > 0 and usa_can[0] == usa_can[1]  # share 0: the central estimate is the upper bound
+
+
+def test_every_registry_row_takes_effect_on_its_date_and_not_the_day_before(sample_run):
+    """For every dated registry row: on one product it covers, the schedule carries it (applied or replaced;
+    expected rows: listed as expected) on its effective date and the day after (while in force), never the day before."""
+    import duckdb
+
+    rows = [r for r in registry() if r["effective_date"]]
+    con = duckdb.connect(str(sample_run.db_path), read_only=True)
+    probes = con.execute("""
+        select m.row_id, any_value(m.importer_iso3), any_value(m.exporter_iso3), min(m.hs6)
+        from intermediate.int_tariffs__pair_measure_products as m
+        group by m.row_id
+        union all
+        select m.row_id, any_value(m.importer_iso3), any_value(m.exporter_iso3), min(m.hs6)
+        from intermediate.int_tariffs__pair_expected_products as m
+        group by m.row_id""").fetchall()
+    probe = {r[0]: r[1:] for r in probes}
+    assert set(probe) == {r["row_id"] for r in rows}  # every dated row reaches products of a pair
+    start = date(2015, 1, 1)
+    for r in rows:
+        importer, exporter, hs6 = probe[r["row_id"]]
+        eff = date.fromisoformat(r["effective_date"])
+        end = date.fromisoformat(r["end_date"]) if r["end_date"] else date(9999, 12, 31)
+        for day, present in ((date.fromordinal(eff.toordinal() - 1), False), (eff, True),
+                             (date.fromordinal(eff.toordinal() + 1), eff < end)):
+            if day < start:
+                continue
+            got = con.execute(
+                "select coalesce(measure_row_ids, '') || ';' || coalesce(replaced_row_ids, ''), coalesce(expected_measure_ids, '') "
+                "from marts.tariff_schedule where importer_iso3 = ? and exporter_iso3 = ? and hs6 = ? and ? between valid_from and valid_to",
+                [importer, exporter, hs6, day]).fetchall()
+            if not got:  # the probe line is not in the vintage of that day
+                continue
+            ids, expected = got[0]
+            carried = r["row_id"] in ids.split(";") if r["confidence"] != "E" else r["measure_id"] in expected.split(";")
+            assert carried is present, (r["row_id"], day)
+    con.close()
