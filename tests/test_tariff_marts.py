@@ -1,6 +1,8 @@
 """Tariff marts on the shared sample run: published, measures in force on given dates, date boundaries
-of the schedule, and tariff_exposure recomputed by an independent query from the registry, WITS MFN
-rates and the trade marts. Expected values come from the registry seed, never typed in here."""
+of the schedule, tariff_exposure recomputed by independent queries (from the registry, WITS MFN rates
+and the trade marts; and from raw Comtrade rows and the seeds), the product universe, the stacking
+rules, USMCA bounds, expected measures and the PIIE story. Expected values come from the seeds, the
+issue's thresholds and PIIE's published figures, never from the implementation."""
 from __future__ import annotations
 
 import csv
