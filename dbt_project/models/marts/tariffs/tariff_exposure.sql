@@ -149,7 +149,8 @@ line_mfn as (
 
 unit_mfn as (
     select importer_iso3, exporter_iso3, product_code, year,
-           count(rate_pct) as n_known, count(*) as n_lines, avg(rate_pct) as avg_mfn_known_pct
+           count(rate_pct) as n_known, count(*) as n_lines,
+           cast(sum(cast(rate_pct as decimal(38, 10))) as double) / nullif(count(rate_pct), 0) as avg_mfn_known_pct
     from line_mfn group by all
 ),
 
@@ -196,7 +197,7 @@ unit_months as (
                        as decimal(38, 10))) as double) / (any_value(u.n_lines) * any_value(r.days_in_month)) as extra_pct,
         cast(sum(cast(r.extra_general_pct * r.days as decimal(38, 10))) as double)
             / (any_value(u.n_lines) * any_value(r.days_in_month)) as extra_upper_pct,
-        sum(case when r.extra_general_pct > 0 then r.days * r.measure_coverage_share else 0 end)
+        cast(sum(cast(case when r.extra_general_pct > 0 then r.days * r.measure_coverage_share else 0 end as decimal(38, 10))) as double)
             / (any_value(u.n_lines) * any_value(r.days_in_month)) as covered_share,
         list_sort(list_distinct(flatten(list(string_split(coalesce(r.measure_ids, ''), ';'))))) as measure_list,
         list_sort(list_distinct(flatten(list(string_split(coalesce(r.expected_measure_ids, ''), ';'))))) as expected_list
