@@ -95,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
                                        "one, use OS cron with `bilateral run` (see README).")
     _add_config_args(serve)
 
+    quarantine = sub.add_parser("quarantine", help="list, release or drop records refused at load or by validation",
+                                description="Records that broke their source's record contract (at load) or a raw-batch "
+                                            "suite (at validation) are kept in quarantine.<raw_table> and never reach a "
+                                            "mart. `list` shows them (default); `release ID...` re-admits them after a "
+                                            "fix (a record refused at load is loaded from its landed file; effective at "
+                                            "the next run); `drop ID...` discards them for good.")
+    quarantine.add_argument("action", nargs="?", choices=["list", "release", "drop"], default="list")
+    quarantine.add_argument("ids", nargs="*", metavar="ID", help="quarantine ids (release, drop)")
+    quarantine.add_argument("--source", help="only this source")
+    quarantine.add_argument("--rule", help="only this rule (e.g. wrong_type, out_of_domain, malformed_line, file_refused)")
+    quarantine.add_argument("--run", help="only records quarantined by this run id")
+    quarantine.add_argument("--status", default="quarantined", choices=["quarantined", "released", "dropped", "any"])
+    quarantine.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    quarantine.add_argument("--limit", type=int, default=1000)
+    _add_config_args(quarantine)
+
     new_source = sub.add_parser("new-source", help="write the skeleton of a new source",
                                 description="Write flows/sources/NAME/ (connector, load specs, sample generator, "
                                             "README), its dbt staging folder and an empty raw GX suite: a working "
@@ -287,6 +303,38 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
+def cmd_quarantine(args) -> int:
+    config = _load_config(args)
+    from flows import quarantine
+
+    if not config.duckdb_path.exists():
+        print(f"bilateral: {config.duckdb_path} does not exist yet; nothing is quarantined", file=sys.stderr)
+        return EXIT_OK if args.action == "list" else EXIT_FAILED
+    if args.action == "list":
+        if args.ids:
+            print("bilateral: quarantine list takes no ids (filter with --source, --rule, --run)", file=sys.stderr)
+            return EXIT_CONFIG
+        cols, rows = quarantine.rows(config.duckdb_path, args.source, args.rule, args.run,
+                                     None if args.status == "any" else args.status, args.limit)
+        if args.format == "table":
+            cols = [c for c in cols if c != "raw_record"]
+            rows = [tuple(v if not isinstance(v, str) else v[:100] for i, v in enumerate(r) if i != 10) for r in rows]
+        _emit(cols, rows, args.format)
+        return EXIT_OK
+    if not args.ids:
+        print(f"bilateral: quarantine {args.action} needs at least one ID (see `bilateral quarantine`)", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        messages = (quarantine.release(config.duckdb_path, args.ids) if args.action == "release"
+                    else quarantine.drop(config.duckdb_path, args.ids))
+    except quarantine.QuarantineError as exc:
+        print(f"bilateral: quarantine {args.action}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for line in messages:
+        print(line)
+    return EXIT_OK
+
+
 def cmd_new_source(args) -> int:
     from flows.scaffold import ScaffoldError, new_source
 
@@ -309,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve,
-               "new-source": cmd_new_source}[args.command]
+               "new-source": cmd_new_source, "quarantine": cmd_quarantine}[args.command]
     return handler(args)
 
 

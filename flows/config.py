@@ -103,6 +103,9 @@ class YearsSection(_Section):
 class WarehouseSection(_Section):
     dir: str = Field("warehouse", description="relative to the project folder, or absolute")
     publish_on_source_failure: bool = False
+    max_quarantined_per_night: int = Field(1000, ge=0, description=(
+        "records quarantined in one night (load and validation) above which the run fails: that many bad "
+        "records point at a broken source, not at bad records"))
 
 
 class ScheduleSection(_Section):
@@ -167,6 +170,7 @@ class Config:
     schedule_cron: str
     schedule_timezone: str
     dbt_task_per_node: bool = False
+    max_quarantined_per_night: int = 1000
 
     @property
     def enabled_sources(self) -> list[str]:
@@ -378,4 +382,5 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                   end_year=date.today().year if end == "latest" else end, sources=sources, warehouse_dir=wh_dir,
                   publish_on_source_failure=parsed.warehouse.publish_on_source_failure,
                   schedule_cron=parsed.schedule.cron, schedule_timezone=parsed.schedule.timezone,
-                  dbt_task_per_node=parsed.dbt.task_per_node)
+                  dbt_task_per_node=parsed.dbt.task_per_node,
+                  max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night)

@@ -1,28 +1,40 @@
-"""Load landed files into append-only ``raw`` tables, idempotent by file content hash.
+"""Load landed files into append-only ``raw`` tables, record by record, idempotent by content hash.
 
-Each extracted partition loads in one transaction: every file of it, or none. A file whose
-sha256 is already in ``audit.loaded_files`` for its raw table is skipped, so re-running a night
-loads nothing twice. A file that fails its spec's checks (wrong types, missing fields) refuses
-its partition with a message naming the file and the problem; other partitions still load.
+Files of one kind (and the same load parameters) are parsed together by DuckDB into temporary
+tables (flows/sources/loadspec.py), one statement for the whole batch. Records that break the record
+contract go to ``quarantine.<raw_table>`` with the file, the record number, the rule and the
+record's own text; the file's valid records load. A file is refused whole only when it cannot be
+read at all (not JSON, a truncated or changed envelope) or when its share of bad records passes its
+source's ``max_bad_record_share`` (default 1%), which signals format drift rather than bad records;
+the refusal is itself a quarantine entry (record_no null), so it is listed and can be released after
+a fix. One bad record costs one record, not the file, and never a later night.
+
+A file whose sha256 is already in ``audit.loaded_files`` for its raw table is not loaded again, so
+re-running a night stores nothing twice; it is still recorded in ``audit.landed_files``, the
+observation log by which staging resolves "latest answer wins" (a revision back to an earlier
+answer sticks). Each extracted partition is stored in one transaction.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from flows.errors import LoadError
 from flows.landing import LandedFile
 from flows.sources import load_specs
 from flows.sources.base import ExtractResult
-from flows.sources.loadspec import LoadSpec
-from flows.warehouse import connect, utcnow
+from flows.sources.loadspec import LoadSpec, literal
+from flows.warehouse import RAW_META_COLUMNS, connect, utcnow
+
+DEFAULT_MAX_BAD_SHARE = 0.01
 
 
 @dataclass(frozen=True)
-class PartitionFailure:
-    """A partition whose files were refused at load: nothing of it loaded."""
+class FileRefusal:
+    """A landed file refused whole: nothing of it loaded; it is listed in quarantine."""
 
     source: str
     partition: str
@@ -36,75 +48,302 @@ class LoadReport:
     files_skipped: int = 0
     rows_loaded: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
-    failures: list[PartitionFailure] = field(default_factory=list)
+    quarantined_by_source: dict[str, int] = field(default_factory=dict)
+    failures: list[FileRefusal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.quarantined_by_source.values())
+
+
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+class _Batch:
+    """Files of one kind and one set of load parameters, parsed and checked together."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, n: int, spec: LoadSpec, files: list[LandedFile],
+                 run_date: date, shares: dict[str, float]) -> None:
+        self.con, self.spec, self.files, self.run_date, self.shares = con, spec, files, run_date, shares
+        self.parsed, self.kept, self.bad, self.ready = (f"_load_{n}_{x}" for x in ("parsed", "kept", "bad", "ready"))
+        self.rejects, self.scans = f"_load_{n}_rejects", f"_load_{n}_scans"
+        self.refused: dict[str, str] = {}  # file -> why
+
+    def sql(self, text: str, files: list[LandedFile] | None = None) -> str:
+        files = files if files is not None else self.files
+        text = (text.replace("{parsed}", self.kept).replace("{rejects}", f"'{self.rejects}'")
+                .replace("{rejects_scan}", f"'{self.scans}'")
+                .replace("{files}", literal([f.path for f in files]))
+                .replace("{file}", literal(files[0].path) if files else "''"))
+        return self.spec.render(text, {**self.files[0].load_params, "run_date": self.run_date.isoformat()})
+
+    def _exists(self, table: str) -> bool:
+        return bool(self.con.execute("select count(*) from duckdb_tables() where table_name = ?", [table]).fetchone()[0])
+
+    def prepare(self) -> None:
+        """Parse, number, check; decide which files are refused; leave good and bad records in tables."""
+        self._parse()
+        if self.spec.csv_rejects:
+            self._number_lines()
+        self._check()
+        self._refuse_drift()
+        cols = ", ".join(f'"{c}"' for c in self.spec.columns)
+        self.con.execute(f"""
+            create or replace temp table {self.ready} as
+            select _file, {cols} from {self.kept} as k
+            where not exists (select 1 from {self.bad} as b where b._file = k._file and b.record_no = k.record_no)""")
+
+    def _parse(self) -> None:
+        try:
+            self.con.execute(f"create or replace temp table {self.parsed} as {self.sql(self.spec.parse_sql)}")
+            return
+        except duckdb.Error:
+            pass  # a file DuckDB cannot read: parse one by one to name it and keep the others
+        self.con.execute(f"drop table if exists {self.parsed}")
+        for f in self.files:
+            try:
+                body = self.sql(self.spec.parse_sql, [f])
+                if self._exists(self.parsed):
+                    self.con.execute(f"insert into {self.parsed} {body}")
+                else:
+                    self.con.execute(f"create temp table {self.parsed} as {body}")
+            except duckdb.Error as exc:
+                self.refused[f.path] = f"the file cannot be read as the source's format ({_first_line(exc)})"
+        if not self._exists(self.parsed):  # every file unreadable: an empty table of the right shape
+            self.con.execute(f"create temp table {self.parsed} as select null::varchar as _file, null::bigint as _k, "
+                             "null::varchar as _raw, "
+                             + ", ".join(f'null::{t} as "{c}"' for c, t in self.spec.columns.items()) + " where false")
+
+    def _number_lines(self) -> None:
+        """CSV: the reader keeps file order, so the k-th row of a file is its k-th line the reader did
+        not reject; record_no becomes that line number. Rejected lines are structural bad records."""
+        if self._exists(self.rejects):
+            rejected = f"""(select s.file_path as _file, e.line, string_agg(distinct e.error_message, '; ') as problem,
+                                   first(e.csv_line) as _raw
+                            from {self.rejects} as e join {self.scans} as s using (scan_id, file_id)
+                            group by s.file_path, e.line)"""
+        else:
+            rejected = "(select null::varchar as _file, null::bigint as line, null as problem, null as _raw where false)"
+        self.con.execute(f"create or replace temp table {self.parsed}_rejected as select * from {rejected}")
+        self.con.execute(f"""
+            create or replace temp table {self.parsed} as
+            with ordinal as (
+                select *, _k - min(_k) over (partition by _file) + 1 as _ord from {self.parsed}),
+            counts as (
+                select _file, count(*) as accepted from {self.parsed} group by _file),
+            lines as (
+                select c._file, unnest(range(1, c.accepted + coalesce(r.n, 0) + 1)) as line
+                from counts as c
+                left join (select _file, count(*) as n from {self.parsed}_rejected group by _file) as r using (_file)),
+            good as (
+                select l._file, l.line, row_number() over (partition by l._file order by l.line) as _ord
+                from lines as l
+                where not exists (select 1 from {self.parsed}_rejected as r where r._file = l._file and r.line = l.line))
+            select g.line as record_no, o.* exclude (record_no, _k, _ord)
+            from ordinal as o join good as g using (_file, _ord)""")
+
+    def _check(self) -> None:
+        keep = f"where {self.sql(self.spec.keep)}" if self.spec.keep else ""
+        self.con.execute(f"create or replace temp view {self.kept} as select * from {self.parsed} {keep}")
+        for check in self.spec.file_checks:
+            try:
+                for path, problem in self.con.execute(self.sql(check)).fetchall():
+                    self.refused.setdefault(path, f"changed format: {problem}")
+            except duckdb.Error as exc:
+                for f in self.files:
+                    self.refused.setdefault(f.path, f"the file's format cannot be checked ({_first_line(exc)})")
+        parts = [f"select * from ({self.sql(check)}) as c(_file, record_no, rule, problem)" for check in self.spec.checks]
+        union = " union all ".join(parts) or \
+            "select null::varchar as _file, null::bigint as record_no, null as rule, null as problem where false"
+        structural = (f" union all select _file, line, 'malformed_line', problem, _raw from {self.parsed}_rejected"
+                      if self.spec.csv_rejects else "")
+        try:
+            self.con.execute(f"""
+                create or replace temp table {self.bad} as
+                with found as ({union}),
+                per_record as (
+                    select _file, record_no, min(rule) as rule, string_agg(problem, '; ' order by problem) as problem
+                    from found group by _file, record_no)
+                select b._file, b.record_no, b.rule, b.problem, k._raw as raw_record
+                from per_record as b left join {self.kept} as k using (_file, record_no){structural}""")
+        except duckdb.Error as exc:
+            raise RuntimeError(f"the record checks of load spec {self.spec.kind} fail: {_first_line(exc)}") from exc
+
+    def _refuse_drift(self) -> None:
+        rejected = f"(select _file, count(*) as n from {self.parsed}_rejected group by _file)" if self.spec.csv_rejects \
+            else "(select null::varchar as _file, 0 as n where false)"
+        totals = self.con.execute(f"""
+            with parsed as (select _file, count(*) as n from {self.parsed} group by _file),
+            bad as (select _file, count(*) as n, min(record_no) as first from {self.bad} group by _file)
+            select coalesce(p._file, r._file), coalesce(p.n, 0) + coalesce(r.n, 0), coalesce(b.n, 0)
+            from parsed as p full join {rejected} as r using (_file) left join bad as b on b._file = coalesce(p._file, r._file)
+        """).fetchall()
+        by_path = {f.path: f for f in self.files}
+        for path, total, n_bad in totals:
+            if path not in by_path or path in self.refused or not total:
+                continue
+            share = self.shares.get(by_path[path].source, DEFAULT_MAX_BAD_SHARE)
+            if n_bad / total > share:
+                first = self.con.execute(f"select record_no, problem from {self.bad} where _file = ? "
+                                         "order by record_no limit 3", [path]).fetchall()
+                listed = "; ".join(f"record {n}: {p}" for n, p in first)
+                self.refused[path] = (f"{n_bad} of {total} records ({n_bad / total:.1%}) break the record contract, "
+                                      f"more than sources.{by_path[path].source}.max_bad_record_share = {share:.1%}: "
+                                      f"the format may have changed (first: {listed})")
+
+    def store(self, con: duckdb.DuckDBPyConnection, files: list[LandedFile], run_id: str) -> tuple[int, int]:
+        """Inside a partition's transaction: these files' good records into raw, their bad ones into
+        quarantine, each file into audit.loaded_files. Returns (rows loaded, rows quarantined)."""
+        table = self.spec.raw_table
+        cols = ", ".join(f'"{c}"' for c in [*self.spec.columns, *RAW_META_COLUMNS])
+        values = ", ".join(f'r."{c}"' for c in self.spec.columns)
+        con.execute("create or replace temp table _load_meta (path varchar, sha256 varchar, origin varchar, "
+                    "synthetic boolean, source varchar)")
+        con.executemany("insert into _load_meta values (?, ?, ?, ?, ?)",
+                        [[f.path, f.sha256, f.origin, f.synthetic, f.source] for f in files])
+        now = utcnow()
+        loaded = con.execute(f"""
+            insert into raw.{table} ({cols})
+            select {values}, ?, m.path, m.sha256, ?, m.origin, m.synthetic
+            from {self.ready} as r join _load_meta as m on m.path = r._file""", [run_id, now]).fetchone()[0]
+        quarantined = con.execute(f"""
+            insert into quarantine.{table}
+            select substr(md5(? || b._file || coalesce(b.record_no::varchar, 'file') || b.rule), 1, 12), ?, m.source,
+                   b._file, m.sha256, b.record_no, b.rule, b.problem, b.raw_record, 'load', 'quarantined', ?, null, ''
+            from {self.bad} as b join _load_meta as m on m.path = b._file""", [run_id, run_id, now]).fetchone()[0]
+        con.execute(f"""
+            insert into audit.loaded_files
+            select ?, m.sha256, ?, m.path, coalesce(n.rows, 0), ?
+            from _load_meta as m left join (select _file, count(*) as rows from {self.ready} group by _file) as n
+                 on n._file = m.path""", [table, run_id, now])
+        return int(loaded), int(quarantined)
+
+    def drop(self) -> None:
+        for name in (self.ready, self.bad, f"{self.parsed}_rejected", self.parsed, self.rejects, self.scans):
+            self.con.execute(f"drop table if exists {name}")
+        self.con.execute(f"drop view if exists {self.kept}")
 
 
 def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
     for f in files:
         d = asdict(f)
-        con.execute("insert into audit.landed_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [d[k] for k in ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes",
-                                    "sha256", "fetched_at", "origin", "synthetic", "status", "problem")])
+        con.execute("insert into audit.landed_files (run_id, source, kind, path, request_url, http_status, bytes, sha256, "
+                    "fetched_at, origin, synthetic, status, problem, load_params) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [*(d[k] for k in ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes",
+                                      "sha256", "fetched_at", "origin", "synthetic", "status", "problem")),
+                     json.dumps(f.load_params, sort_keys=True)])
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str) -> int | None:
-    """Insert one file's rows; None when it was loaded before (same content hash)."""
-    if con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
-                   [spec.raw_table, f.sha256]).fetchone():
-        return None
-    try:
-        for check in spec.checks:
-            problems = con.execute(spec.render(check, f.path, f.load_params)).fetchmany(5)
-            if problems:
-                listed = "; ".join(f"record {row}: {problem}" for row, problem in problems)
-                raise LoadError(f.path, listed)
-        cols = ", ".join(f'"{c}"' for c in spec.columns)
-        inserted = con.execute(
-            f"insert into raw.{spec.raw_table} select {cols}, ?, ?, ?, ?, ?, ? from ({spec.render(spec.select_sql, f.path, f.load_params)})",
-            [run_id, f.path, f.sha256, utcnow(), f.origin, f.synthetic]).fetchone()[0]
-    except duckdb.Error as exc:
-        raise LoadError(f.path, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    con.execute("insert into audit.loaded_files values (?, ?, ?, ?, ?, ?)",
-                [spec.raw_table, f.sha256, run_id, f.path, inserted, utcnow()])
-    return int(inserted)
+def _refuse(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str, problem: str) -> None:
+    """The whole file is refused: it stays landed (rejected) and is listed in quarantine."""
+    con.execute("update audit.landed_files set status = 'rejected', problem = ? where run_id = ? and path = ?",
+                [problem, run_id, f.path])
+    if not con.execute(f"select 1 from quarantine.{spec.raw_table} where landed_file = ? and record_no is null "
+                       "and status = 'quarantined'", [f.path]).fetchone():
+        con.execute(f"insert into quarantine.{spec.raw_table} values "
+                    "(substr(md5(? || ? || 'file'), 1, 12), ?, ?, ?, ?, null, 'file_refused', ?, null, 'load', "
+                    "'quarantined', ?, null, '')",
+                    [run_id, f.path, run_id, f.source, f.path, f.sha256, problem, utcnow()])
 
 
-def load_results(db_path: Path, run_id: str, results: list[ExtractResult],
-                 specs: dict[str, LoadSpec] | None = None) -> LoadReport:
+def _duplicates(con: duckdb.DuckDBPyConnection, spec: LoadSpec, run_id: str) -> int:
+    if not spec.natural_key:
+        return 0
+    key = ", ".join(f'"{c}"' for c in spec.natural_key)
+    return con.execute(f"select coalesce(sum(n - 1), 0) from (select count(*) as n from raw.{spec.raw_table} "
+                       f"where _run_id = ? group by {key} having count(*) > 1)", [run_id]).fetchone()[0]
+
+
+def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs: dict[str, LoadSpec] | None = None,
+                 run_date: date | None = None, max_bad_share: dict[str, float] | None = None) -> LoadReport:
     specs = load_specs() if specs is None else specs
+    run_date = run_date or date.today()
+    shares = max_bad_share or {}
     report = LoadReport()
     with connect(db_path) as con:
-        for result in results:
+        todo: dict[int, list[LandedFile]] = {}  # result index -> files to load
+        seen: set[tuple[str, str]] = set()  # identical answers load once
+        for i, result in enumerate(results):
             con.execute("begin transaction")
             _record_landed(con, result.files)
             con.execute("commit")
             if not result.ok:
                 continue
-            loadable = [f for f in result.files if f.status == "landed" and f.kind in specs]
-            con.execute("begin transaction")
-            try:
-                rows = {}
-                for f in loadable:
-                    n = _load_file(con, specs[f.kind], f, run_id)
-                    if n is None:
-                        report.files_skipped += 1
-                    else:
-                        report.files_loaded += 1
-                        table = specs[f.kind].raw_table
-                        rows[table] = rows.get(table, 0) + n
-                for key, value in result.state_updates.items():
-                    con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
-                                [result.source, key, value, run_id, utcnow()])
-                con.execute("commit")
-            except LoadError as exc:
-                con.execute("rollback")
-                con.execute("update audit.landed_files set status = 'rejected', problem = ? where run_id = ? and path = ?",
-                            [exc.problem, run_id, exc.file])
-                result.error = str(exc)
-                report.failures.append(PartitionFailure(result.source, result.partition, exc.file,
-                                                        f"[{result.source} {result.partition}] {exc}"))
-                continue
-            for table, n in rows.items():
-                report.rows_by_table[table] = report.rows_by_table.get(table, 0) + n
-                report.rows_loaded += n
+            for f in result.files:
+                if f.status != "landed" or f.kind not in specs:
+                    continue
+                key = (specs[f.kind].raw_table, f.sha256)
+                if key in seen or con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
+                                              list(key)).fetchone():
+                    report.files_skipped += 1
+                    continue
+                seen.add(key)
+                todo.setdefault(i, []).append(f)
+        groups: dict[tuple[str, str], list[LandedFile]] = {}
+        for files in todo.values():
+            for f in files:
+                single = "" if specs[f.kind].batch else f.path
+                groups.setdefault((f.kind, json.dumps(f.load_params, sort_keys=True) + single), []).append(f)
+        batches: dict[str, _Batch] = {}  # file path -> its batch
+        prepared = []
+        try:
+            for n, ((kind, _), files) in enumerate(sorted(groups.items())):
+                batch = _Batch(con, n, specs[kind], files, run_date, shares)
+                batch.prepare()
+                prepared.append(batch)
+                batches.update((f.path, batch) for f in files)
+            kinds: dict[str, str] = {}
+            for i, result in enumerate(results):
+                if not result.ok:
+                    continue
+                files = todo.get(i, [])
+                con.execute("begin transaction")
+                rows: dict[str, int] = {}
+                try:
+                    by_batch: dict[int, list[LandedFile]] = {}
+                    for f in files:
+                        batch = batches[f.path]
+                        if f.path in batch.refused:
+                            _refuse(con, batch.spec, f, run_id, batch.refused[f.path])
+                        else:
+                            by_batch.setdefault(id(batch), []).append(f)
+                    for group in by_batch.values():
+                        batch = batches[group[0].path]
+                        n, q = batch.store(con, group, run_id)
+                        report.files_loaded += len(group)
+                        kinds[batch.spec.kind] = result.source
+                        rows[batch.spec.raw_table] = rows.get(batch.spec.raw_table, 0) + n
+                        if q:
+                            report.quarantined_by_source[result.source] = report.quarantined_by_source.get(result.source, 0) + q
+                    for key, value in result.state_updates.items():
+                        con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
+                                    [result.source, key, value, run_id, utcnow()])
+                    con.execute("commit")
+                except duckdb.Error as exc:
+                    con.execute("rollback")
+                    raise RuntimeError(f"storing partition {result.source} {result.partition} failed: "
+                                       f"{_first_line(exc)}; nothing of it was stored") from exc
+                for f in files:
+                    why = batches[f.path].refused.get(f.path)
+                    if why:
+                        f.status, f.problem = "rejected", why
+                        report.failures.append(FileRefusal(result.source, result.partition, f.path,
+                                                           f"[{result.source} {result.partition}] refused to load "
+                                                           f"{f.path}: {why}; the file is kept and listed by "
+                                                           "`bilateral quarantine`"))
+                for table, n in rows.items():
+                    report.rows_by_table[table] = report.rows_by_table.get(table, 0) + n
+                    report.rows_loaded += n
+            for kind, source in sorted(kinds.items()):
+                spec = specs[kind]
+                dup = _duplicates(con, spec, run_id)
+                if dup:
+                    report.notes.append(f"[{source}] {dup} record(s) of raw.{spec.raw_table} repeat a natural key "
+                                        f"({', '.join(spec.natural_key)}) within tonight's answers; the latest answer wins")
+        finally:
+            for batch in prepared:
+                batch.drop()
     return report

@@ -17,7 +17,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows import extract, loading, publish, transform, validation
+from flows import extract, loading, publish, quarantine, transform, validation
 from flows.config import load_config
 from flows.errors import SourceUnavailable
 from flows.paths import find_project
@@ -48,8 +48,15 @@ def nightly(mode: str = "live", replay_dir: str | None = None, sources: list[str
             return run.fail(problem, f"dbt build failed: {built.message}")
 
         checked = validate(run)
+        if not checked.success and refuse(run, checked):  # refused records quarantined: build without them
+            built = build(run)
+            checked = validate(run) if built.success else checked
         if not checked.success:
             return run.fail(problem, checked.failure_message())
+        if sum(run.summary.quarantined.values()) > config.max_quarantined_per_night:
+            return run.fail(problem, f"{sum(run.summary.quarantined.values())} records were quarantined tonight, more "
+                                     f"than warehouse.max_quarantined_per_night = {config.max_quarantined_per_night}: "
+                                     "a source looks broken; `bilateral quarantine` lists them; nothing published")
 
         if problem and not config.publish_on_source_failure:
             return run.fail(problem, "nothing published (set warehouse.publish_on_source_failure = true "
@@ -90,6 +97,9 @@ def load(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
     with run.step("load") as step:
         report = load_task(quote(run), results)
         run.summary.rows_loaded = dict(report.rows_by_table)
+        run.summary.notes.extend(report.notes)
+        for source, n in report.quarantined_by_source.items():
+            run.quarantined(source, n)
         for failure in report.failures:
             run.source_failed(failure.source, failure.message)
         step.status, step.rows, step.files = ("failed" if report.failures else "ok"), report.rows_loaded, report.files_loaded
@@ -118,10 +128,28 @@ def validate(run: RunContext) -> validation.ValidationReport:
     with run.step("validate") as step:
         report = validate_task(quote(run))
         run.summary.notes.extend(f"[validation] skipped suite {s}" for s in report.skipped)
-        run.summary.validations = [{k: v for k, v in asdict(s).items() if k != "failures"} for s in report.suites]
+        run.summary.validations = [{k: v for k, v in asdict(s).items() if k not in ("failures", "refused")}
+                                   for s in report.suites]
+        run.summary.notes.extend(f"[validation] warning: {line}" for line in report.warning_lines())
         run.summary.data_docs = report.data_docs
         step.status = "ok" if report.success else "failed"
     return report
+
+
+def refuse(run: RunContext, report: validation.ValidationReport) -> int:
+    """Quarantine the records failed raw-batch suites named, so that they never reach a mart (tonight
+    after a rebuild, or any later night); returns how many."""
+    with run.step("refuse") as step:
+        refused = [s for s in report.suites if s.refused]
+        n = quarantine.refuse_validated(run.db, run.run_id, refused)
+        for suite in refused:
+            source = next((src for src, src_def in run.sources.items() if suite.quarantine in src_def.raw_tables), None)
+            if source:
+                run.quarantined(source, sum(1 for r in suite.refused if r))
+        run.summary.notes.append(f"[validation] {n} record(s) or file(s) refused by raw-batch suites were quarantined; "
+                                 "the marts were built again without them")
+        step.rows = n
+    return n
 
 
 def publish_marts(run: RunContext) -> publish.PublishReport:
@@ -152,7 +180,8 @@ def extract_task(run: RunContext, source: str, period: str, partitions: list[Par
 
 @task(name="load", cache_policy=NO_CACHE)
 def load_task(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
-    return loading.load_results(run.db, run.run_id, results)
+    shares = {name: run.config.sources[name].max_bad_record_share for name in run.sources}
+    return loading.load_results(run.db, run.run_id, results, run_date=run.run_date, max_bad_share=shares)
 
 
 @task(name="dbt build", cache_policy=NO_CACHE)

@@ -49,6 +49,7 @@ class RunSummary:
     validations: list[dict] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)  # records refused tonight, per source
     data_docs: str = ""
     step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
 
@@ -222,6 +223,10 @@ class RunContext:
         self.summary.source_status[source] = "failed"
         self.summary.source_errors.setdefault(source, []).append(problem)
 
+    def quarantined(self, source: str, n: int) -> None:
+        if n:
+            self.summary.quarantined[source] = self.summary.quarantined.get(source, 0) + n
+
     def source_problem(self) -> str:
         failed = self.summary.failed_sources
         if not failed:
@@ -235,13 +240,15 @@ def render_summary(s: RunSummary) -> str:
     lines = [f"{s.status.upper()}: bilateral nightly {s.run_id} (mode {s.mode}, run date {s.run_date})"]
     if s.message:
         lines.append(f"  {s.message}")
-    lines += ["", "| source | status | files landed | records landed |", "|---|---|---|---|"]
-    lines += [f"| {src} | {st} | {s.files_landed.get(src, 0)} | {s.rows_landed.get(src, 0)} |"
+    lines += ["", "| source | status | files landed | records landed | quarantined |", "|---|---|---|---|---|"]
+    lines += [f"| {src} | {st} | {s.files_landed.get(src, 0)} | {s.rows_landed.get(src, 0)} | {s.quarantined.get(src, 0)} |"
               for src, st in s.source_status.items()]
     if s.rows_loaded:
         lines += ["", "loaded: " + ", ".join(f"raw.{t}={n}" for t, n in s.rows_loaded.items())]
     if s.dbt:
         lines.append("dbt: " + ", ".join(f"{k} {v}" for k, v in sorted(s.dbt.items())))
+    if any(s.quarantined.values()):
+        lines.append(f"quarantined tonight: {sum(s.quarantined.values())} record(s); `bilateral quarantine` lists them")
     if s.validations:
         failed = [v["suite"] for v in s.validations if not v["success"]]
         lines.append(f"validation: {len(s.validations) - len(failed)} of {len(s.validations)} suites passed"

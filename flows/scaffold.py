@@ -113,29 +113,34 @@ def parse_page(resp: HttpResponse) -> dict:
         raise MalformedResponse("{name}", resp.redacted_url, "expected {{page, pages, records: [...]}}")
     return doc
 ''',
-        f"flows/sources/{name}/load.py": f'''"""{name} pages -> raw.{table} (one row per record), parsed by DuckDB."""
+        f"flows/sources/{name}/load.py": f'''"""{name} pages -> raw.{table} (one row per record), parsed by DuckDB.
+A record that breaks the contract (TODO: the source's rules) is quarantined; the rest of the file loads."""
 from flows.sources.loadspec import LoadSpec
 
 from .connector import KIND
-
-_RECORDS = """
-    with doc as (select content::json as j from read_text({{file}})),
-    records as (select unnest(from_json(j -> '$.records', '["json"]')) as r,
-                       generate_subscripts(from_json(j -> '$.records', '["json"]'), 1) as n from doc)
-"""
 
 RECORD = LoadSpec(
     kind=KIND,
     raw_table=KIND,
     columns={{"record_no": "INTEGER", "id": "VARCHAR", "date": "VARCHAR", "value": "DOUBLE"}},
-    select_sql=_RECORDS + """
-    select n as record_no, r ->> '$.id' as id, r ->> '$.date' as date, cast(r ->> '$.value' as double) as value
+    parse_sql="""
+    with doc as (select filename as _file, content::json as j from read_text({{files}})),
+    records as (select _file, unnest(from_json(j -> '$.records', '["json"]')) as r,
+                       generate_subscripts(from_json(j -> '$.records', '["json"]'), 1) as n from doc)
+    select _file, n as record_no, r::varchar as _raw, r as _json, r ->> '$.id' as id, r ->> '$.date' as date,
+           try_cast(r ->> '$.value' as double) as value
     from records
     """,
-    checks=(_RECORDS + """
-    select n, 'value is ' || coalesce(json_type(r -> '$.value'), 'missing') || ', expected a number'
-    from records where json_type(r -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+    file_checks=("""
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({{files}}))
+    select _file, 'expected an object with a "records" array' from doc where json_type(j -> '$.records') is distinct from 'ARRAY'
     """,),
+    checks=("""
+    select _file, record_no, 'wrong_type', 'value is ' || coalesce(json_type(_json -> '$.value'), 'missing')
+           || ', expected a number'
+    from {{parsed}} where json_type(_json -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+    """,),
+    natural_key=("id",),
 )
 
 LOAD_SPECS = (RECORD,)

@@ -1,4 +1,4 @@
-"""``bilateral status``: the last runs, their outcome, and freshness per source.
+"""``bilateral status``: the last runs, their outcome, freshness and quarantined records per source.
 
 Freshness follows the dbt sources' thresholds: late after 2 days without a load, stale after 8."""
 from __future__ import annotations
@@ -42,4 +42,16 @@ def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str],
                    left(coalesce(last_step.message, ''), 160) as last_error
             from files left join loads using (source) left join last_step using (source)
             order by files.source""")
+        tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'quarantine' "
+                                            "order by 1").fetchall()]
+        if tables:
+            union = " union all ".join(f"select source, run_id, status from quarantine.{t}" for t in tables)
+            q("quarantine", f"""
+                select source,
+                       count(*) filter (where run_id = (select run_id from audit.runs order by started_at desc limit 1))
+                           as last_run,
+                       count(*) filter (where status = 'quarantined') as quarantined_total,
+                       count(*) filter (where status = 'released') as released,
+                       count(*) filter (where status = 'dropped') as dropped
+                from ({union}) group by source order by source""")
     return out

@@ -1,16 +1,23 @@
 """Validate a run with Great Expectations before anything is published.
 
-Suites live as files in ``expectations/suites/<suite>.json`` (GX 1.x suite JSON). Each names the
-data it checks in ``meta.bilateral.query``: a SQL query over the working warehouse, where
-``{run_id}`` is this run's id (raw-batch suites check only the rows this run loaded), and
-optionally ``meta.bilateral.requires_sources``: the suite is skipped (and says so) while one of
-those sources is disabled in the configuration, so switching a source off never blocks publishing.
+Each suite is two files side by side in ``expectations/suites/``: ``<suite>.json`` (the GX 1.x suite:
+name, expectations, meta) and ``<suite>.sql`` (the data it checks: a query over the working
+warehouse, where ``{run_id}`` is this run's id, so raw-batch suites check only the rows this run
+loaded, and ``{suite}`` the suite's name). ``meta.bilateral.requires_sources`` in the JSON names
+sources the suite needs: it is skipped (and says so) while one of them is disabled in the
+configuration, so switching a source off never blocks publishing. A JSON without its .sql (or a
+.sql without its JSON) is an error naming the file. Which checks live here and which in dbt:
+expectations/README.md.
 
 GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
 evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
 engine evaluates it. One checkpoint per suite runs each night; results go to GX's result store
 and Data Docs under ``<warehouse>/gx/`` (untracked) and one row per suite into ``audit.validations``.
 A result whose expectations raised exceptions counts as failed, never as passed.
+
+Severity: an expectation may carry ``"meta": {"severity": "warn"}`` (default ``fail``). A failed
+``warn`` expectation is reported (in the suite's failures, with its severity, and in
+``audit.validations``) but does not fail the suite, so it never blocks publication.
 """
 from __future__ import annotations
 
@@ -19,10 +26,22 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from flows.errors import ValidationFailed
 from flows.warehouse import connect, utcnow
 
 SAMPLE_SIZE = 5
+SEVERITIES = ("fail", "warn")  # an expectation's meta.severity; default fail
+
+
+def severity(expectation: dict) -> str:
+    """``fail`` (blocks publication) or ``warn`` (reported, never blocks) from ``meta.severity``."""
+    value = ((expectation.get("meta") or {}).get("severity") or "fail")
+    if value not in SEVERITIES:
+        raise ValueError(f"{expectation.get('type')} {expectation.get('kwargs')}: meta.severity {value!r} "
+                         f"is not one of {', '.join(SEVERITIES)}")
+    return value
 
 
 @dataclass
@@ -30,18 +49,35 @@ class SuiteSpec:
     name: str
     query: str
     expectations: list[dict]
-    path: Path
+    path: Path  # the suite JSON
     requires_sources: tuple[str, ...] = ()
+    query_path: Path | None = None  # the suite's .sql (None for suites built in code)
+    #: raw table whose run batch the suite checks (meta.bilateral.quarantine): its query selects
+    #: _landed_file and record_no, records already refused are left out of it, and the records a
+    #: failed expectation names are refused (quarantined) so that no later night publishes them
+    quarantine: str | None = None
 
 
 @dataclass
 class SuiteResult:
     suite: str
-    success: bool
+    success: bool  # no failed expectation of severity fail (warnings never fail a suite)
     evaluated: int
-    failed: int
+    failed: int  # failed expectations of severity fail (an expectation that raised counts here)
     rows_checked: int
-    failures: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # every failed expectation, each with its severity
+    warnings: int = 0  # failed expectations of severity warn
+    #: records the failed expectations of a raw-batch suite name: {landed_file, record_no (None: the
+    #: whole file), expectation, column}
+    refused: list[dict] = field(default_factory=list)
+    quarantine: str | None = None  # the raw table a raw-batch suite quarantines into
+
+
+def _describe(suite: str, f: dict) -> str:
+    col = f" column '{f['column']}'" if f.get("column") else ""
+    sample = f" bad values (sample): {f['sample']}" if f.get("sample") not in (None, []) else ""
+    extra = f" {f['detail']}" if f.get("detail") else ""
+    return f"suite '{suite}': {f['expectation']}{col} failed;{sample}{extra}"
 
 
 @dataclass
@@ -51,30 +87,100 @@ class ValidationReport:
     data_docs: str = ""
     skipped: list[str] = field(default_factory=list)  # "suite (needs disabled source x)"
 
+    def warning_lines(self) -> list[str]:
+        """Failed ``warn`` expectations: reported, not blocking."""
+        return [_describe(s.suite, f) for s in self.suites for f in s.failures if f.get("severity") == "warn"]
+
     def failure_message(self) -> str:
-        lines = []
-        for s in self.suites:
-            for f in s.failures:
-                col = f" column '{f['column']}'" if f.get("column") else ""
-                sample = f" bad values (sample): {f['sample']}" if f.get("sample") not in (None, []) else ""
-                extra = f" {f['detail']}" if f.get("detail") else ""
-                lines.append(f"suite '{s.suite}': {f['expectation']}{col} failed;{sample}{extra}")
-        return "validation failed, nothing published:\n  " + "\n  ".join(lines)
+        lines = [_describe(s.suite, f) for s in self.suites for f in s.failures if f.get("severity", "fail") == "fail"]
+        warned = [f"[warn] {line}" for line in self.warning_lines()]
+        return "validation failed, nothing published:\n  " + "\n  ".join(lines + warned)
 
 
 def load_suites(directory: Path) -> list[SuiteSpec]:
+    """Every suite of ``directory``: ``<suite>.json`` (the GX suite) with ``<suite>.sql`` (its data)."""
+    directory = Path(directory)
+    jsons = {p.stem: p for p in directory.glob("*.json")}
+    queries = {p.stem: p for p in directory.glob("*.sql")}
+    orphans = sorted(queries.keys() - jsons.keys())
+    if orphans:
+        raise ValueError("; ".join(f"{queries[stem]}: no suite {stem}.json beside it" for stem in orphans)
+                         + " (a query without expectations checks nothing)")
     specs = []
-    for path in sorted(Path(directory).glob("*.json")):
+    for stem, path in sorted(jsons.items()):
+        sql_path = queries.get(stem)
+        if sql_path is None:
+            raise ValueError(f"{path}: its query {path.with_suffix('.sql')} is missing (which data does this suite check?)")
         doc = json.loads(path.read_text(encoding="utf-8"))
         binding = (doc.get("meta") or {}).get("bilateral") or {}
-        if "query" not in binding:
-            raise ValueError(f"{path}: meta.bilateral.query is missing (which data does this suite check?)")
-        specs.append(SuiteSpec(doc.get("name") or path.stem, binding["query"], doc.get("expectations", []), path,
-                               tuple(binding.get("requires_sources", ()))))
+        if "query" in binding:
+            raise ValueError(f"{path}: meta.bilateral.query is not read; the suite's query lives in {sql_path}")
+        name = doc.get("name") or stem
+        if name != stem:
+            raise ValueError(f"{path}: suite name {name!r} differs from its file name {stem!r}")
+        query = sql_path.read_text(encoding="utf-8").strip().rstrip(";").strip()
+        if not query:
+            raise ValueError(f"{sql_path}: empty query")
+        for i, expectation in enumerate(doc.get("expectations", [])):
+            try:
+                severity(expectation)
+            except ValueError as exc:
+                raise ValueError(f"{path}: expectation {i}: {exc}") from None
+        specs.append(SuiteSpec(name, query, doc.get("expectations", []), path,
+                               tuple(binding.get("requires_sources", ())), sql_path, binding.get("quarantine")))
     return specs
 
 
+def render_query(spec: SuiteSpec, run_id: str) -> str:
+    """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents).
+    A raw-batch suite sees only records not refused yet."""
+    query = (spec.query.replace("{run_id}", run_id.replace("'", "''"))
+             .replace("{suite}", spec.name.replace("'", "''")))
+    if spec.quarantine:
+        query = (f"select * from ({query}) as batch where not exists (select 1 from quarantine.{spec.quarantine} as q "
+                 "where q.landed_file = batch._landed_file and q.status in ('quarantined', 'dropped') "
+                 "and (q.record_no = batch.record_no or q.record_no is null))")
+    return query
+
+
+IDENTITY = ["_landed_file", "record_no"]
+
+
+def _refused(spec: SuiteSpec, validation_result, df) -> list[dict]:
+    """The records a raw-batch suite's failed (fail-severity) expectations name; the whole batch's
+    files when an expectation fails on the table as a whole (e.g. its columns)."""
+    out: list[dict] = []
+    for r in validation_result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        if severity({"type": cfg.type, "kwargs": dict(cfg.kwargs), "meta": cfg.meta or {}}) != "fail":
+            continue
+        column = dict(cfg.kwargs).get("column")
+        rows = (r.result or {}).get("unexpected_index_list")
+        if rows and all(isinstance(row, dict) and set(IDENTITY) <= set(row) for row in rows):
+            out += [{"landed_file": row["_landed_file"], "record_no": int(row["record_no"]),
+                     "expectation": cfg.type, "column": column} for row in rows]
+        else:
+            out += [{"landed_file": path, "record_no": None, "expectation": cfg.type, "column": column}
+                    for path in sorted(set(df["_landed_file"])) if path]
+    return out
+
+
+def _raised(exception_info) -> str:
+    """The message of an exception GX caught while evaluating an expectation ('' when none). GX puts
+    it at the top level or under each metric it failed to compute."""
+    if not isinstance(exception_info, dict):
+        return ""
+    infos = [exception_info, *(v for v in exception_info.values() if isinstance(v, dict))]
+    for info in infos:
+        if str(info.get("raised_exception")).lower() == "true":
+            return str(info.get("exception_message") or "exception without a message")
+    return ""
+
+
 def _failures(validation_result) -> list[dict]:
+    """Every failed expectation with its severity; one that raised is a failure whatever its severity."""
     out = []
     for r in validation_result.results:
         if r.success:
@@ -82,30 +188,39 @@ def _failures(validation_result) -> list[dict]:
         cfg = r.expectation_config
         kwargs = dict(cfg.kwargs)
         result = r.result or {}
-        exc = r.exception_info or {}
-        raised = exc.get("raised_exception") if isinstance(exc, dict) else False
+        raised = _raised(r.exception_info)
+        level = "fail" if raised else severity({"type": cfg.type, "kwargs": kwargs, "meta": cfg.meta or {}})
         detail = ""
         if raised:
-            detail = f"(expectation raised: {str(exc.get('exception_message'))[:300]})"
+            detail = f"(expectation raised: {raised[:300]})"
         elif "observed_value" in result:
             detail = f"(observed {result['observed_value']!r})"
         if result.get("unexpected_count") is not None:
             detail = f"({result['unexpected_count']} of {result.get('element_count')} rows) {detail}".strip()
-        sample = result.get("partial_unexpected_list") or []
+        sample = list(dict.fromkeys(str(v) for v in result.get("partial_unexpected_list") or []))
         out.append({"expectation": cfg.type, "column": kwargs.get("column") or kwargs.get("column_list")
                     or (f"{kwargs.get('column_A')}/{kwargs.get('column_B')}" if "column_A" in kwargs else None),
-                    "sample": [str(v) for v in sample[:SAMPLE_SIZE]], "detail": detail})
+                    "severity": level, "sample": sample[:SAMPLE_SIZE], "detail": detail})
     return out
+
+
+def _suite_failure(expectation: str, detail: str) -> dict:
+    return {"expectation": expectation, "column": None, "severity": "fail", "sample": [], "detail": detail}
 
 
 def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
              enabled_sources: list[str] | None = None, suites_dir: Path | None = None) -> ValidationReport:
-    """Run every suite against the working warehouse; record results. Does not raise on failure.
-    With ``enabled_sources``, suites requiring a source not in it are skipped."""
+    """Run every suite (``suites``, else those of ``suites_dir``, else the shipped ones) against the
+    working warehouse; record results. Does not raise on failure. With ``enabled_sources``, suites
+    requiring a source not in it are skipped. A suite fails on a failed expectation of severity
+    ``fail`` (or one that raised, or a query that fails); failed ``warn`` expectations are reported
+    in its failures (and ``audit.validations``) with their severity but do not fail it."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
+    if suites is None and suites_dir is None:
+        raise ValueError("validate() needs the suites or the project's suites_dir")
     suites = load_suites(suites_dir) if suites is None else suites
     skipped = []
     if enabled_sources is not None:
@@ -114,6 +229,9 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             if off:
                 skipped.append(f"{spec.name} (needs disabled source {', '.join(off)})")
         suites = [s for s in suites if all(src in enabled_sources for src in s.requires_sources)]
+    for spec in suites:  # a suite built in code gets the same severity check as a file
+        for expectation in spec.expectations:
+            severity(expectation)
     gx_root = Path(gx_root)
     gx_root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
@@ -123,10 +241,24 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     ctx.variables.save()
     datasource = ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
     results: list[SuiteResult] = []
+    frames, query_errors = {}, {}
     with connect(db_path, read_only=True) as con:
-        frames = {s.name: con.execute(s.query.replace("{run_id}", run_id.replace("'", "''"))).df() for s in suites}
+        for spec in suites:
+            try:
+                frames[spec.name] = con.execute(render_query(spec, run_id)).df()
+            except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
+                query_errors[spec.name] = f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
     for spec in suites:
+        if spec.name in query_errors:
+            where = spec.query_path or "the suite's query"
+            results.append(SuiteResult(spec.name, False, 0, 1, 0,
+                                       [_suite_failure("query", f"{where} failed {query_errors[spec.name]}")]))
+            continue
         df = frames[spec.name]
+        if spec.quarantine and not set(IDENTITY) <= set(df.columns):
+            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+                "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")]))
+            continue
         try:
             asset = datasource.get_asset(spec.name)
         except LookupError:
@@ -135,18 +267,36 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
             batch_def = asset.get_batch_definition("whole")
         except (KeyError, LookupError, ValueError):
             batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
-        vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
-        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}))
-        cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
-        vr = next(iter(cp_result.run_results.values()))
+        try:
+            suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
+            vd = ctx.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
+            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+            if spec.quarantine:
+                result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20,
+                                 "unexpected_index_column_names": IDENTITY}
+            checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+                name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[], result_format=result_format))
+            cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
+            vr = next(iter(cp_result.run_results.values()))
+        except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
+            message = " ".join(str(exc).split())[:300]
+            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+                "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")]))
+            continue
         failures = _failures(vr)
+        if len(vr.results) != len(spec.expectations):
+            failures.append(_suite_failure("suite", f"(GX returned {len(vr.results)} results for "
+                                                    f"{len(spec.expectations)} expectations)"))
+        elif not vr.success and not failures:
+            failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
+        blocking = [f for f in failures if f["severity"] == "fail"]
         stats = vr.statistics or {}
-        results.append(SuiteResult(spec.name, bool(vr.success) and not failures,
+        refused = _refused(spec, vr, df) if spec.quarantine and blocking else []
+        results.append(SuiteResult(spec.name, not blocking,
                                    int(stats.get("evaluated_expectations", len(spec.expectations))),
-                                   len(failures), len(df), failures))
+                                   len(blocking), len(df), failures, warnings=len(failures) - len(blocking),
+                                   refused=refused, quarantine=spec.quarantine))
     ctx.build_data_docs()
     docs = ""
     try:

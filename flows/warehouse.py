@@ -30,7 +30,8 @@ create table if not exists audit.run_steps (
 create table if not exists audit.landed_files (
     run_id varchar, source varchar, kind varchar, path varchar, request_url varchar, http_status integer,
     bytes bigint, sha256 varchar, fetched_at timestamptz, origin varchar, synthetic boolean,
-    status varchar, problem varchar);
+    status varchar, problem varchar, load_params json);
+alter table audit.landed_files add column if not exists load_params json;
 create table if not exists audit.loaded_files (
     raw_table varchar, sha256 varchar, run_id varchar, path varchar, rows bigint, loaded_at timestamptz,
     primary key (raw_table, sha256));
@@ -40,6 +41,14 @@ create table if not exists audit.validations (
 create table if not exists audit.source_state (
     source varchar, key varchar, value varchar, run_id varchar, updated_at timestamptz, primary key (source, key));
 """
+
+#: one table per raw table, same name, in schema quarantine: records refused at load or by validation
+QUARANTINE_COLUMNS = {
+    "quarantine_id": "VARCHAR", "run_id": "VARCHAR", "source": "VARCHAR", "landed_file": "VARCHAR",
+    "file_sha256": "VARCHAR", "record_no": "BIGINT", "rule": "VARCHAR", "problem": "VARCHAR", "raw_record": "VARCHAR",
+    "refused_by": "VARCHAR", "status": "VARCHAR", "quarantined_at": "TIMESTAMPTZ", "resolved_at": "TIMESTAMPTZ",
+    "note": "VARCHAR",
+}
 
 RAW_META_COLUMNS = {"_run_id": "VARCHAR", "_landed_file": "VARCHAR", "_file_sha256": "VARCHAR",
                     "_loaded_at": "TIMESTAMPTZ", "_origin": "VARCHAR", "_synthetic": "BOOLEAN"}
@@ -69,13 +78,26 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
 
 
 def ensure_schemas(path: Path, specs: dict[str, LoadSpec] | None = None) -> None:
-    """Create raw/audit schemas and every source's raw tables (append-only, idempotent)."""
+    """Create the raw, audit and quarantine schemas and every source's raw and quarantine tables
+    (append-only, idempotent). A column a newer load spec declares is added to an existing table."""
     with connect(path) as con:
         con.execute(AUDIT_DDL)
+        con.execute("create schema if not exists quarantine")
+        existing: dict[tuple[str, str], set[str]] = {}
+        for schema, table, column in con.execute(
+                "select schema_name, table_name, column_name from duckdb_columns() "
+                "where database_name = current_database() and schema_name in ('raw', 'quarantine')").fetchall():
+            existing.setdefault((schema, table), set()).add(column)
         for spec in (load_specs() if specs is None else specs).values():
-            cols = {**spec.columns, **RAW_META_COLUMNS}
-            con.execute(f"create table if not exists raw.{spec.raw_table} ("
-                        + ", ".join(f'"{c}" {t}' for c, t in cols.items()) + ")")
+            for schema, cols in (("raw", {**spec.columns, **RAW_META_COLUMNS}), ("quarantine", QUARANTINE_COLUMNS)):
+                have = existing.get((schema, spec.raw_table))
+                if have is None:
+                    con.execute(f"create table {schema}.{spec.raw_table} ("
+                                + ", ".join(f'"{c}" {t}' for c, t in cols.items()) + ")")
+                    continue
+                for c, t in cols.items():
+                    if c not in have:
+                        con.execute(f'alter table {schema}.{spec.raw_table} add column "{c}" {t}')
 
 
 def start_run(path: Path, run_id: str, run_date: str, mode: str, replay_dir: str, sources: list[str]) -> None:

@@ -63,7 +63,8 @@ def test_real_recording_loads_typed(db, tmp_path):
     assert types["cmdCode"] == "VARCHAR" and types["primaryValue"] == "DOUBLE" and types["refMonth"] == "INTEGER"
 
 
-def _bad_docs() -> dict[str, tuple[bytes, list[str]]]:
+def _bad_docs() -> dict[str, tuple[bytes, list[int], list[str]]]:
+    """Variants of the real recording: (body, bad record numbers, fragments the problem names)."""
     doc = json.loads(RECORDED.read_bytes())
 
     def variant(fn):
@@ -72,36 +73,69 @@ def _bad_docs() -> dict[str, tuple[bytes, list[str]]]:
         return json.dumps(d).encode()
 
     return {
-        "unknown_code": (variant(lambda d: d["data"][1].update(partnerCode=9999)),
-                         ["record 2", "partnerCode", "9999"]),
-        "non_numeric": (variant(lambda d: d["data"][2].update(primaryValue="6.1e9 USD")),
-                        ["record 3", "primaryValue", "expected a number"]),
-        "missing_field": (variant(lambda d: [d["data"][0].pop("cmdCode"), d["data"][3].pop("cmdCode")]),
-                          ["record 1", "record 4", "cmdCode: missing or null"]),
-        "changed_schema": (json.dumps({"elapsedTime": "0.1 secs", "count": 4, "records": doc["data"]}).encode(),
-                           ["changed schema", "records"]),
-        "bad_refmonth": (variant(lambda d: d["data"][0].update(refMonth=13)), ["record 1", "refMonth", "13"]),
+        "unknown_code": (variant(lambda d: d["data"][1].update(partnerCode=9999)), [2], ["partnerCode", "9999"]),
+        "non_numeric": (variant(lambda d: d["data"][2].update(primaryValue="6.1e9 USD")), [3],
+                        ["primaryValue", "expected a number"]),
+        "missing_field": (variant(lambda d: [d["data"][0].pop("cmdCode"), d["data"][3].pop("cmdCode")]), [1, 4],
+                          ["cmdCode: missing or null"]),
+        "bad_refmonth": (variant(lambda d: d["data"][0].update(refMonth=13)), [1], ["refMonth", "13"]),
+        "negative_value": (variant(lambda d: d["data"][1].update(primaryValue=-5.0)), [2], ["primaryValue: negative"]),
+        "future_year": (variant(lambda d: d["data"][0].update(refYear=2099, period="2099")), [1], ["refYear: 2099"]),
     }
 
 
-@pytest.mark.parametrize("case", ["unknown_code", "non_numeric", "missing_field", "changed_schema", "bad_refmonth"])
-def test_bad_input_refuses_its_file_naming_file_field_and_records(db, tmp_path, case):
-    body, expected = _bad_docs()[case]
+RECORD_CASES = ["unknown_code", "non_numeric", "missing_field", "bad_refmonth", "negative_value", "future_year"]
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_a_bad_record_is_quarantined_with_its_rule_and_the_rest_of_its_file_loads(db, tmp_path, case):
+    body, bad_records, fragments = _bad_docs()[case]
     lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
-    good = _land(lander, RECORDED.read_bytes(), "good")
-    bad = _land(lander, body, "bad")
-    report = load_results(db, "r1", [bad, good])
-    assert [(f.source, f.partition) for f in report.failures] == [("comtrade", "bad")]
+    good, bad = _land(lander, RECORDED.read_bytes(), "good"), _land(lander, body, "bad")
+    report = load_results(db, "r1", [bad, good], run_date=date(2026, 12, 1), max_bad_share={"comtrade": 0.5})
+    assert report.failures == [] and report.rows_by_table == {"comtrade_record": 4 + 4 - len(bad_records)}
+    assert report.quarantined_by_source == {"comtrade": len(bad_records)}
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("select record_no, rule, problem, raw_record, landed_file, status, refused_by "
+                       "from quarantine.comtrade_record order by record_no").fetchall()
+    loaded = {r[0] for r in con.execute("select record_no from raw.comtrade_record where _landed_file = ?",
+                                        [bad.files[0].path]).fetchall()}
+    con.close()
+    assert [r[0] for r in rows] == bad_records
+    for record_no, rule, problem, raw, path, status, by in rows:
+        assert path == bad.files[0].path and status == "quarantined" and by == "load"
+        assert rule in ("wrong_type", "out_of_domain") and all(f in problem for f in fragments), problem
+        assert json.loads(raw) == json.loads(body)["data"][record_no - 1], "the record's own text is kept"
+    assert loaded == {1, 2, 3, 4} - set(bad_records), "never silently coerced: the bad record is not in raw"
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_a_file_whose_bad_share_passes_the_threshold_is_refused_whole_as_format_drift(db, tmp_path, case):
+    body, bad_records, _ = _bad_docs()[case]
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    good, bad = _land(lander, RECORDED.read_bytes(), "good"), _land(lander, body, "bad")
+    report = load_results(db, "r1", [bad, good], run_date=date(2026, 12, 1))  # default: 1% of a file
+    assert [(f.source, f.partition, f.file) for f in report.failures] == [("comtrade", "bad", bad.files[0].path)]
     message = report.failures[0].message
-    assert bad.files[0].path in message
-    for fragment in expected:
-        assert fragment in message, (fragment, message)
-    assert report.rows_by_table == {"comtrade_record": 4}  # the valid file of the other partition loaded
+    assert f"{len(bad_records)} of 4 records" in message and "max_bad_record_share = 1.0%" in message
+    assert "format may have changed" in message and f"record {bad_records[0]}:" in message
+    assert report.rows_by_table == {"comtrade_record": 4}, "the valid file of the other partition loaded"
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("select count(distinct _landed_file) from raw.comtrade_record").fetchone()[0] == 1
-    status = con.execute("select status from audit.landed_files where path = ?", [bad.files[0].path]).fetchone()[0]
+    assert con.execute("select status from audit.landed_files where path = ?", [bad.files[0].path]).fetchone()[0] == "rejected"
+    assert con.execute("select record_no, rule from quarantine.comtrade_record").fetchall() == [(None, "file_refused")]
     con.close()
-    assert status == "rejected"
+
+
+def test_a_changed_envelope_is_refused_whole(db, tmp_path):
+    doc = json.loads(RECORDED.read_bytes())
+    body = json.dumps({"elapsedTime": "0.1 secs", "count": 4, "records": doc["data"]}).encode()
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    report = load_results(db, "r1", [_land(lander, body, "bad"), _land(lander, b"not json at all", "garbage")])
+    messages = {f.partition: f.message for f in report.failures}
+    assert "changed format" in messages["bad"] and "keys [elapsedTime, count, records]" in messages["bad"]
+    assert "cannot be read" in messages["garbage"], messages
+    assert report.rows_loaded == 0
 
 
 def _tree_hash(root: Path) -> str:

@@ -119,21 +119,6 @@ def test_bad_registry_rows_stop_the_build_naming_row_and_field(tmp_path):
     rejected = out.split("registry rejected", 1)[1].split("\n", 1)[0]
     assert "GOOD-1" not in rejected and "GOOD-LIST-1" not in rejected
 
-    # the GX registry suite names the same rows (GX failure also stops publication)
-    from flows.validation import load_suites, validate
-    from flows.warehouse import ensure_schemas
-
-    ensure_schemas(db)
-    suites = [s for s in load_suites(EXPECTATIONS_DIR / "suites") if s.name == "registry_tariff_measures"]
-    report = validate(db, "test", tmp_path / "gx", suites)
-    assert not report.success
-    message = report.failure_message()
-    for row_id in ("BAD-HS-1", "BAD-DATES-1", "BAD-RATE-1", "BAD-OVERLAP-1"):
-        assert row_id in message
-    failed = {f["expectation"] + ":" + str(f["column"]) for s in report.suites for f in s.failures}
-    assert "expect_column_values_to_be_null:violations" in failed
-    assert "expect_column_values_to_be_between:rate_pct" in failed
-    assert "expect_column_values_to_not_be_null:source_publisher" in failed
 
 
 def test_shipped_registry_passes_and_snapshot_keeps_corrected_rows(tmp_path):

@@ -121,17 +121,18 @@ def test_independent_raw_query_reproduces_a_monthly_balance(sample_run):
     assert mart == pytest.approx(balance, abs=0.01) and balance == pytest.approx(exports - imports)
 
 
-def test_trade_balance_suite_fails_on_negative_trade(sample_run, clone_warehouse, tmp_path):
-    from flows.validation import load_suites, validate
+def test_negative_trade_fails_the_dbt_tests_that_own_the_invariant(sample_run, clone_warehouse):
+    """A negative export is a model invariant: dbt's range test on trade_balance refuses it (GX no
+    longer repeats it, expectations/dbt_owned.yml)."""
+    from flows import transform
+    from flows.paths import Project
 
     run = clone_warehouse(sample_run)
     con = duckdb.connect(str(run.db_path))
     con.execute("""update marts.trade_balance set exports_usd = -5, balance_usd = -5 - imports_usd
                    where reporter_iso3 = 'CAN' and partner_iso3 = 'CHN' and period_type = 'annual' and year = 2020""")
     con.close()
-    suites = [s for s in load_suites(SUITES_DIR) if s.name == "mart_trade_balance"]
-    report = validate(run.db_path, "check", tmp_path / "gx", suites=suites)
-    assert not report.success
-    failed = report.suites[0].failures
-    assert any("exports_usd" in str(f) for f in failed)
-    assert not any("balance_identity_error" in str(f) for f in failed)  # the identity still holds
+    report = transform.build(Project(PROJECT_ROOT), run.db_path, "check",
+                             args=["test", "--select", "trade_balance,test_type:generic"])
+    failed = {n["node"] for n in report.nodes if n["status"] == "fail"}
+    assert not report.success and any("accepted_range_trade_balance_exports_usd" in n for n in failed), failed

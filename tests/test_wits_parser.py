@@ -24,13 +24,37 @@ def _resp(body: bytes, status: int = 200, content_type: str = "application/json"
                         body=body, origin="replay")
 
 
-def _load(path: Path) -> list[dict]:
-    con = duckdb.connect()
-    problems = [row for check in WITS_TRN_TARIFF.checks for row in con.execute(WITS_TRN_TARIFF.render(check, str(path))).fetchall()]
-    assert problems == []
-    cur = con.execute(WITS_TRN_TARIFF.render(WITS_TRN_TARIFF.select_sql, str(path)))
+def _load_file(path: Path, db: Path):
+    """The file through the real loader into a real DuckDB file: (load report, raw rows, quarantine rows)."""
+    import hashlib
+    from datetime import date
+
+    from flows.landing import LandedFile
+    from flows.loading import load_results
+    from flows.sources.base import ExtractResult
+    from flows.warehouse import ensure_schemas
+
+    ensure_schemas(db)
+    body = path.read_bytes()
+    f = LandedFile("r1", "wits", WITS_TRN_TARIFF.kind, str(path), "u", 200, len(body), hashlib.sha256(body).hexdigest(),
+                   "2026-01-01T00:00:00+00:00", "replay", False)
+    report = load_results(db, "r1", [ExtractResult("wits", "p", "2017", files=[f])], run_date=date(2026, 12, 1))
+    con = duckdb.connect(str(db), read_only=True)
+    cur = con.execute(f"select {', '.join(WITS_TRN_TARIFF.columns)} from raw.wits_trn_tariff")
     cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
+    rows = [dict(zip(cols, row)) for row in cur.fetchall()]
+    quarantined = con.execute("select record_no, rule, problem from quarantine.wits_trn_tariff order by 1").fetchall()
+    con.close()
+    return report, rows, quarantined
+
+
+def _load(path: Path) -> list[dict]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report, rows, quarantined = _load_file(path, Path(tmp) / "w.duckdb")
+    assert report.failures == [] and quarantined == []
+    return rows
 
 
 def test_real_recording_envelope_and_rows():
@@ -85,15 +109,17 @@ def test_error_documents_and_no_data():
         parse_tariff_response(_resp(b"Bad Request", status=400, content_type="text/html"))
 
 
-def test_load_spec_refuses_bad_records(tmp_path):
+def test_bad_observations_are_quarantined_and_the_rest_of_the_answer_loads(tmp_path):
     doc = json.loads(REAL.read_text())
     first = next(iter(doc["dataSets"][0]["series"]))
     doc["dataSets"][0]["series"][first]["observations"]["0"][0] = "n/a"
     doc["dataSets"][0]["series"]["0:0:99999:0:0"] = {"observations": {"0": [1.0] + [0] * 11}}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc))
-    con = duckdb.connect()
-    problems = [p for check in WITS_TRN_TARIFF.checks for _, p in con.execute(WITS_TRN_TARIFF.render(check, str(bad))).fetchall()]
+    report, rows, quarantined = _load_file(bad, tmp_path / "w.duckdb")
+    problems = [p for _, _, p in quarantined]
+    assert report.failures == [] and len(quarantined) == 2, "two bad observations of 5,389: quarantined, not the file"
+    assert len(rows) == 5387, "the file's other observations load"
     assert any("observation value is VARCHAR" in p for p in problems)
     assert any("0:0:99999:0:0" in p and "TRN layout" in p for p in problems)
 

@@ -96,20 +96,24 @@ def test_malformed_answers_are_refused_with_file_kept(setup, http_server, respon
     assert lander.files and open(lander.files[0].path, "rb").read() == response[2]
 
 
-def test_wrong_types_refuse_the_whole_partition_naming_file_and_record(setup, http_server, tmp_path):
+def test_a_wrong_type_is_quarantined_and_a_page_of_only_bad_records_is_refused(setup, http_server, tmp_path):
     cfg, connector, lander = setup
     bad = row("CHN", "CN", 2022, "2.5%")
-    http_server.respond(page(1, 2, [row("CAN", "CA", 2022, 0.87), row("CAN", "CA", 2021, 1.0)], 3), page(2, 2, [bad], 3))
+    rows = [row("CAN", "CA", y, float(y % 7)) for y in range(1900, 2000)]  # 100 good records, then one bad
+    http_server.respond(page(1, 2, [*rows, bad], 102), page(2, 2, [bad], 102))
     result = connector.extract(connector.partitions()[0], lander)
     db = tmp_path / "wh.duckdb"
     warehouse.ensure_schemas(db)
     report = load_results(db, "run1", [result])
-    assert report.rows_loaded == 0 and len(report.failures) == 1
-    (failure,) = report.failures
+    assert report.rows_loaded == 100 and report.quarantined_by_source == {"worldbank": 1}, "1 of 101: quarantined"
+    (failure,) = report.failures  # page 2: 1 of 1 bad is format drift, refused whole
     assert failure.file == result.files[1].path and failure.source == "worldbank"
-    assert result.files[1].path in failure.message and "record 1" in failure.message and '"2.5%"' in failure.message
+    assert "record 1" in failure.message and '"2.5%"' in failure.message and "1 of 1 records" in failure.message
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("select count(*) from raw.worldbank_indicator").fetchone()[0] == 0, "nothing half-loaded"
+    assert con.execute("select count(*) from raw.worldbank_indicator where value is null").fetchone()[0] == 0, \
+        "never silently coerced to null"
+    assert con.execute("select record_no, rule from quarantine.worldbank_indicator order by landed_file").fetchall() == [
+        (101, "wrong_type"), (None, "file_refused")]
     assert con.execute("select status from audit.landed_files where path = ?", [result.files[1].path]).fetchone()[0] == "rejected"
     con.close()
 

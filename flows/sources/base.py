@@ -68,6 +68,9 @@ class SourceSettings(BaseModel):
     min_interval_seconds: float = Field(0.0, ge=0, description="pacing between live requests")
     api_key_env: str = Field("", description="environment variable holding the API key (never the key itself)")
     api_key_secret_block: str = Field("", description="Prefect Secret block holding the API key")
+    max_bad_record_share: float = Field(0.01, ge=0, le=1, description=(
+        "share of a file's records that may break the record contract (quarantined one by one); above it "
+        "the file is refused whole: format drift rather than bad records"))
 
     _name: str = PrivateAttr("")
 

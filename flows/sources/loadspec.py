@@ -1,9 +1,30 @@
 """How a landed file becomes rows of a ``raw`` table: DuckDB's own readers, no Python row loops.
 
-A LoadSpec names the raw table a ``kind`` of landed file feeds, the table's record columns, a
-SELECT that reads one file (``{file}`` is replaced by the quoted path), and checks: queries over
-the same file that return ``(row, problem)`` for every record that must not load (wrong types,
-missing fields). Any problem refuses the whole file (and its partition) with the first problems named.
+A LoadSpec describes one landed kind:
+
+- ``columns``: the raw table's record columns (name -> DuckDB type, in order), starting with
+  ``record_no``: the record's position in its file (a line number for CSV files), which with the
+  landed file identifies every record for its whole life (quarantine, release, lineage).
+- ``parse_sql``: a SELECT over ``{files}`` (a list of paths: files of one kind are parsed in one
+  statement) giving one row per record: ``_file`` (the path, e.g. read_text's or read_csv's
+  ``filename``), ``record_no``, ``_raw`` (the record's own text, for quarantine), optionally
+  ``_json`` or other helper columns for the checks, and every record column, typed with
+  ``try_cast``, so one bad value never stops the file. For CSV files (``csv_rejects``) the reader
+  stores the lines it cannot parse in ``{rejects}`` / ``{rejects_scan}``, the SELECT gives ``_k``
+  (``row_number() over ()``) and a null ``record_no``, and the loader turns them into line numbers.
+- ``checks``: SELECTs over ``{parsed}`` returning ``_file, record_no, rule, problem`` for every record
+  that breaks the record contract (a wrong type, a missing field, a value outside its domain, an
+  unknown code, a date beyond the source's horizon). Those records go to ``quarantine.<raw_table>``;
+  the rest of the file loads.
+- ``file_checks``: SELECTs over ``{files}`` returning ``_file, problem`` when a file as a whole is not
+  what the source's format promises (a changed envelope): that file is refused whole.
+- ``keep``: a predicate over parsed rows choosing the records bilateral stores (e.g. GDELT events of the
+  configured pairs); records outside it are not errors and are not checked.
+- ``natural_key``: the columns that identify a record across answers; duplicates are counted in a note.
+
+Placeholders: ``{files}``, ``{parsed}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
+logical date, for horizons) and any ``{name}`` of the landed files' ``load_params`` (files are batched
+by identical parameters; strings become quoted literals, numbers stay numbers, lists list literals).
 """
 from __future__ import annotations
 
@@ -14,23 +35,33 @@ from dataclasses import dataclass, field
 class LoadSpec:
     kind: str
     raw_table: str
-    columns: dict[str, str]  # record column -> DuckDB type, in order
-    select_sql: str  # SELECT producing exactly ``columns`` (by name, any order) from {file}
-    checks: tuple[str, ...] = field(default_factory=tuple)  # each SELECT row, problem FROM {file}
+    columns: dict[str, str]
+    parse_sql: str
+    checks: tuple[str, ...] = field(default_factory=tuple)
+    file_checks: tuple[str, ...] = field(default_factory=tuple)
+    keep: str = ""
+    natural_key: tuple[str, ...] = ()
+    csv_rejects: bool = False
+    #: False: parse one file per statement ({file}), for formats whose records refer to per-file code lists
+    batch: bool = True
 
-    def render(self, sql: str, file: str, params: dict | None = None) -> str:
-        """Substitute ``{file}`` and any ``{name}`` of ``params`` (a landed file's load_params:
-        strings become quoted literals, numbers stay numbers, lists become list literals)."""
+    def __post_init__(self) -> None:
+        if next(iter(self.columns), None) != "record_no":
+            raise ValueError(f"load spec {self.kind}: the first record column must be record_no")
+
+    def render(self, sql: str, params: dict | None = None) -> str:
+        """Substitute any ``{name}`` of ``params`` as SQL literals."""
         for name, value in (params or {}).items():
-            sql = sql.replace("{" + name + "}", _literal(value))
-        return sql.replace("{file}", _literal(file))
+            sql = sql.replace("{" + name + "}", literal(value))
+        return sql
 
 
-def _literal(value: object) -> str:
+def literal(value: object) -> str:
+    """A Python value as a DuckDB SQL literal."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_literal(v) for v in value) + "]" if value else "[]::varchar[]"
+        return "[" + ", ".join(literal(v) for v in value) + "]" if value else "[]::varchar[]"
     return "'" + str(value).replace("'", "''") + "'"

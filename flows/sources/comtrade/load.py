@@ -1,11 +1,11 @@
 """UN Comtrade ``get``/``preview`` answers ``{elapsedTime, count, data: [records], error}`` ->
 raw.comtrade_record, one row per record with the API's 47 fields under their API names.
 
-Checks refuse a file (naming the field and the records) when the envelope changed shape, a
-required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a value
-is out of its domain (refMonth, period vs freqCode, flowCode, negative values) or a reporter /
+A file is refused whole when its envelope changed shape. A record is quarantined (the rest load)
+when a required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a
+value is out of its domain (refMonth, period vs freqCode, flowCode, negative values), a reporter /
 partner code is not in Comtrade's reference lists (flows/reference/countries/Reporters.json,
-reference/partners.csv).
+reference/partners.csv) or its year is after the run's year.
 """
 from __future__ import annotations
 
@@ -68,68 +68,66 @@ def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
     ok = ", ".join(f"'{t}'" for t in allowed)
     want = {"VARCHAR": "a string"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
     if nullable:
-        return (f"case when json_type(j.{field}) not in ({ok}) then 'field {field}: expected {want} or null, got ' "
-                f"|| json_type(j.{field}) || ' ' || left(j.{field}::varchar, 40) end")
-    return (f"case when j.{field} is null then 'field {field}: missing or null' when json_type(j.{field}) not in ({ok}) "
-            f"then 'field {field}: expected {want}, got ' || json_type(j.{field}) || ' ' || left(j.{field}::varchar, 40) end")
+        return (f"case when json_type(_j.{field}) not in ({ok}) then 'field {field}: expected {want} or null, got ' "
+                f"|| json_type(_j.{field}) || ' ' || left(_j.{field}::varchar, 40) end")
+    return (f"case when _j.{field} is null then 'field {field}: missing or null' when json_type(_j.{field}) not in ({ok}) "
+            f"then 'field {field}: expected {want}, got ' || json_type(_j.{field}) || ' ' || left(_j.{field}::varchar, 40) end")
 
 
 _TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
               [_type_problem(f, _NUM, True) for f in NUMERIC_OR_NULL]
 _FLOWS = ", ".join(f"'{f}'" for f in FLOW_CODES)
 _DOMAIN_EXPRS = [
-    "case when v.freqCode not in ('A', 'M') then 'field freqCode: ' || v.freqCode || ' is not A or M' end",
-    "case when not (v.refMonth between 1 and 12 or v.refMonth = 52) then 'field refMonth: ' || v.refMonth || ' is not 1..12 or 52' end",
-    "case when v.freqCode = 'A' and (v.refMonth <> 52 or v.period <> v.refYear::varchar) then 'field period: ' || v.period "
-    "|| ' does not match annual refYear ' || v.refYear || ' / refMonth 52' end",
-    "case when v.freqCode = 'M' and v.period is distinct from (v.refYear::varchar || lpad(v.refMonth::varchar, 2, '0')) "
-    "then 'field period: ' || v.period || ' does not match monthly refYear/refMonth ' || v.refYear || '/' || v.refMonth end",
-    f"case when v.flowCode not in ({_FLOWS}) then 'field flowCode: unknown flow ' || v.flowCode end",
-    "case when v.primaryValue < 0 then 'field primaryValue: negative ' || v.primaryValue end",
-    f"case when v.reporterCode not in ({_KNOWN}) then 'field reporterCode: unknown Comtrade code ' || v.reporterCode end",
-    f"case when v.partnerCode not in ({_KNOWN}) then 'field partnerCode: unknown Comtrade code ' || v.partnerCode end",
-    f"case when v.partner2Code not in ({_KNOWN}) then 'field partner2Code: unknown Comtrade code ' || v.partner2Code end",
+    "case when freqCode not in ('A', 'M') then 'field freqCode: ' || freqCode || ' is not A or M' end",
+    "case when not (refMonth between 1 and 12 or refMonth = 52) then 'field refMonth: ' || refMonth || ' is not 1..12 or 52' end",
+    "case when freqCode = 'A' and (refMonth <> 52 or period <> refYear::varchar) then 'field period: ' || period "
+    "|| ' does not match annual refYear ' || refYear || ' / refMonth 52' end",
+    "case when freqCode = 'M' and period is distinct from (refYear::varchar || lpad(refMonth::varchar, 2, '0')) "
+    "then 'field period: ' || period || ' does not match monthly refYear/refMonth ' || refYear || '/' || refMonth end",
+    f"case when flowCode not in ({_FLOWS}) then 'field flowCode: unknown flow ' || flowCode end",
+    "case when primaryValue < 0 then 'field primaryValue: negative ' || primaryValue end",
+    "case when cifvalue < 0 or fobvalue < 0 then 'field cifvalue/fobvalue: negative' end",
+    f"case when reporterCode not in ({_KNOWN}) then 'field reporterCode: unknown Comtrade code ' || reporterCode end",
+    f"case when partnerCode not in ({_KNOWN}) then 'field partnerCode: unknown Comtrade code ' || partnerCode end",
+    f"case when partner2Code not in ({_KNOWN}) then 'field partner2Code: unknown Comtrade code ' || partner2Code end",
 ]
-
-# One parse of the whole document into typed records (and, for the checks, per-field JSON values).
-_TYPED = f"""
-    with doc as (select content::json as j from read_text({{file}})),
-    parsed as (select from_json(j -> '$.data', '[{_STRUCT}]') as vs from doc),
-    records as (select unnest(range(1, len(vs) + 1)) as n, unnest(vs) as v from parsed)
-"""
-_CHECKED_RECORDS = f"""
-    with doc as (select content::json as j from read_text({{file}})),
-    parsed as (select from_json(j -> '$.data', '[{_JSON_STRUCT}]') as js, from_json(j -> '$.data', '[{_STRUCT}]') as vs
-               from doc),
-    records as (select unnest(range(1, len(vs) + 1)) as n, unnest(js) as j, unnest(vs) as v from parsed)
-"""
+_HORIZON = "case when refYear > year(date {run_date}) then 'field refYear: ' || refYear || ' is after the run year' end"
 
 COMTRADE_RECORD = LoadSpec(
     kind=KIND,
     raw_table=KIND,
     columns={"record_no": "INTEGER", **FIELDS},
-    select_sql=_TYPED + """
-    select n as record_no, v.* from records
+    # One parse of the whole document: typed records (from_json leaves a value it cannot convert
+    # null) beside each record's JSON values of the checked fields and its text.
+    parse_sql=f"""
+    with doc as (select filename as _file, content::json as j from read_text({{files}})
+                 where json_type(content::json -> '$.data') = 'ARRAY'),
+    parsed as (select _file, from_json(j -> '$.data', '[{_STRUCT}]') as vs,
+                      from_json(j -> '$.data', '[{_JSON_STRUCT}]') as js, from_json(j -> '$.data', '["json"]') as rs
+               from doc),
+    records as (select _file, unnest(range(1, len(vs) + 1)) as n, unnest(vs) as v, unnest(js) as _j, unnest(rs) as r
+                from parsed)
+    select _file, n as record_no, r::varchar as _raw, _j, v.* from records
     """,
-    checks=(
-        # changed schema: the envelope
-        """
-        with doc as (select try_cast(content as json) as j from read_text({file}))
-        select 0, 'changed schema: expected an object with a "data" array, got '
-                  || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
-        from doc where json_type(j -> '$.data') is distinct from 'ARRAY'
-        """,
-        # per record: missing fields, wrong JSON types (non-numeric values), values out of their
-        # domain, codes not in the reference lists
-        _CHECKED_RECORDS + f"""
-        , problems as (
-            select n, concat_ws('; ', {', '.join(_TYPE_EXPRS)}) as type_problems,
-                   concat_ws('; ', {', '.join(_DOMAIN_EXPRS)}) as domain_problems
-            from records)
-        select n, case when type_problems <> '' then type_problems else domain_problems end
-        from problems where type_problems <> '' or domain_problems <> '' order by n
-        """,
-    ),
+    file_checks=("""
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({files}))
+    select _file, 'expected an object with a "data" array, got '
+           || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
+    from doc where json_type(j -> '$.data') is distinct from 'ARRAY'
+    """,),
+    # per record: missing fields and wrong JSON types (e.g. a non-numeric primaryValue) first, then
+    # values out of their domain, codes not in the reference lists, periods after the run year
+    checks=(f"""
+    with problems as (
+        select _file, record_no, concat_ws('; ', {', '.join(_TYPE_EXPRS)}) as type_problems,
+               concat_ws('; ', {', '.join(_DOMAIN_EXPRS)}, {_HORIZON}) as domain_problems
+        from {{parsed}})
+    select _file, record_no, case when type_problems <> '' then 'wrong_type' else 'out_of_domain' end,
+           case when type_problems <> '' then type_problems else domain_problems end
+    from problems where type_problems <> '' or domain_problems <> ''
+    """,),
+    natural_key=("freqCode", "period", "reporterCode", "partnerCode", "partner2Code", "flowCode", "cmdCode",
+                 "customsCode", "motCode"),
 )
 
 LOAD_SPECS = (COMTRADE_RECORD,)

@@ -8,8 +8,8 @@ from flows.sources.gdelt_doc.connector import KIND_ARTICLE, KIND_TIMELINE
 from flows.sources.loadspec import LoadSpec
 
 _ARTICLES = """
-    with doc as (select content::json as j from read_text({file})),
-    records as (select unnest(from_json(coalesce(j -> '$.articles', '[]'), '["json"]')) as a,
+    with doc as (select filename as _file, content::json as j from read_text({files})),
+    records as (select _file, unnest(from_json(coalesce(j -> '$.articles', '[]'), '["json"]')) as a,
                        generate_subscripts(from_json(coalesce(j -> '$.articles', '[]'), '["json"]'), 1) as n
                 from doc where json_type(j -> '$.articles') = 'ARRAY')
 """
@@ -17,47 +17,55 @@ _ARTICLES = """
 GDELT_DOC_ARTICLE = LoadSpec(
     kind=KIND_ARTICLE,
     raw_table=KIND_ARTICLE,
-    columns={"pair": "VARCHAR", "query": "VARCHAR", "record_no": "INTEGER", "url": "VARCHAR", "url_mobile": "VARCHAR",
+    columns={"record_no": "INTEGER", "pair": "VARCHAR", "query": "VARCHAR", "url": "VARCHAR", "url_mobile": "VARCHAR",
              "title": "VARCHAR", "seendate": "VARCHAR", "socialimage": "VARCHAR", "domain": "VARCHAR",
              "language": "VARCHAR", "sourcecountry": "VARCHAR"},
-    select_sql=_ARTICLES + """
-    select {pair} as pair, {query} as query, n as record_no, a ->> '$.url' as url, a ->> '$.url_mobile' as url_mobile,
-           a ->> '$.title' as title, a ->> '$.seendate' as seendate, a ->> '$.socialimage' as socialimage,
-           a ->> '$.domain' as domain, a ->> '$.language' as language, a ->> '$.sourcecountry' as sourcecountry
+    parse_sql=_ARTICLES + """
+    select _file, n as record_no, a::varchar as _raw, {pair} as pair, {query} as query, a ->> '$.url' as url,
+           a ->> '$.url_mobile' as url_mobile, a ->> '$.title' as title, a ->> '$.seendate' as seendate,
+           a ->> '$.socialimage' as socialimage, a ->> '$.domain' as domain, a ->> '$.language' as language,
+           a ->> '$.sourcecountry' as sourcecountry
     from records
     """,
-    checks=(_ARTICLES + """
-    select n, 'article without url or with seendate ' || coalesce(a ->> '$.seendate', 'null') || ' (expected YYYYMMDDTHHMMSSZ)'
-    from records
-    where coalesce(a ->> '$.url', '') = '' or not regexp_full_match(coalesce(a ->> '$.seendate', ''), '[0-9]{8}T[0-9]{6}Z')
+    checks=("""
+    select _file, record_no, 'missing_field', 'article without url' from {parsed} where coalesce(url, '') = ''
+    union all
+    select _file, record_no, 'wrong_type', 'seendate ' || coalesce(seendate, 'null') || ' is not YYYYMMDDTHHMMSSZ'
+    from {parsed} where not regexp_full_match(coalesce(seendate, ''), '[0-9]{8}T[0-9]{6}Z')
+    union all
+    select _file, record_no, 'beyond_horizon', 'seendate ' || seendate || ' is after the run date'
+    from {parsed} where try_strptime(seendate, '%Y%m%dT%H%M%SZ') > date {run_date} + interval 2 day
     """,),
+    natural_key=("pair", "url"),
 )
 
 _TIMELINE = """
-    with doc as (select content::json as j from read_text({file})),
-    series as (select unnest(from_json(j -> '$.timeline', '["json"]')) as s from doc
+    with doc as (select filename as _file, content::json as j from read_text({files})),
+    series as (select _file, unnest(from_json(j -> '$.timeline', '["json"]')) as s from doc
                where json_type(j -> '$.timeline') = 'ARRAY'),
-    points as (select s ->> '$.series' as series, unnest(from_json(s -> '$.data', '["json"]')) as p,
-                      generate_subscripts(from_json(s -> '$.data', '["json"]'), 1) as n
+    points as (select _file, s ->> '$.series' as series, unnest(from_json(s -> '$.data', '["json"]')) as p
                from series where json_type(s -> '$.data') = 'ARRAY')
 """
 
 GDELT_DOC_TIMELINE = LoadSpec(
     kind=KIND_TIMELINE,
     raw_table=KIND_TIMELINE,
-    columns={"pair": "VARCHAR", "query": "VARCHAR", "mode": "VARCHAR", "series": "VARCHAR", "record_no": "INTEGER",
+    columns={"record_no": "INTEGER", "pair": "VARCHAR", "query": "VARCHAR", "mode": "VARCHAR", "series": "VARCHAR",
              "date": "VARCHAR", "value": "DOUBLE", "norm": "DOUBLE"},
-    select_sql=_TIMELINE + """
-    select {pair} as pair, {query} as query, {mode} as mode, series, n as record_no, p ->> '$.date' as date,
-           cast(p ->> '$.value' as double) as value, cast(p ->> '$.norm' as double) as norm
+    parse_sql=_TIMELINE + """
+    select _file, row_number() over (partition by _file) as record_no, p::varchar as _raw, p as _json, {pair} as pair, {query} as query,
+           {mode} as mode, series, p ->> '$.date' as date, try_cast(p ->> '$.value' as double) as value,
+           try_cast(p ->> '$.norm' as double) as norm
     from points
     """,
-    checks=(_TIMELINE + """
-    select n, 'point ' || p::varchar || ': date must be YYYYMMDDTHHMMSSZ and value a number'
-    from points
-    where not regexp_full_match(coalesce(p ->> '$.date', ''), '[0-9]{8}T[0-9]{6}Z')
-       or json_type(p -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+    checks=("""
+    select _file, record_no, 'wrong_type', 'point ' || _raw || ': date must be YYYYMMDDTHHMMSSZ'
+    from {parsed} where not regexp_full_match(coalesce(date, ''), '[0-9]{8}T[0-9]{6}Z')
+    union all
+    select _file, record_no, 'wrong_type', 'point ' || _raw || ': value must be a number'
+    from {parsed} where json_type(_json -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
     """,),
+    natural_key=("pair", "mode", "series", "date"),
 )
 
 LOAD_SPECS = (GDELT_DOC_ARTICLE, GDELT_DOC_TIMELINE)

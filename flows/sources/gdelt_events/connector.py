@@ -7,12 +7,13 @@ is downloaded, its size and MD5 checked against the manifest, and its single CSV
 stream-unzipped (1 MiB at a time) to a landed ``.CSV`` next to the zip, which stays landed as
 received. DuckDB reads the CSV (61 tab-separated VARCHAR columns, no header, no quoting) and keeps
 only events whose Actor1CountryCode and Actor2CountryCode (CAMEO actor codes, not FIPS geo codes)
-form a configured pair; regional pseudo-codes (EUR, AFR, ...) never match one.
+form a configured pair; regional pseudo-codes (EUR, AFR, ...) never match one. A malformed line
+(GDELT 1.0's 58 fields, a cut or garbage line) is quarantined by the loader; the file's other
+events load.
 
-Faults that concern one file (HTTP 404 or any other non-200, an MD5 or size mismatch, a truncated
-or corrupt zip, rows that are not 61 fields such as GDELT 1.0's 58, a manifest line cut mid-line)
-skip that file with a reason: the landed response is rejected, a note is added, and the file is
-kept in state as ``skipped:<stream>:<ts>`` (JSON with the reason) so that later runs retry it, up
+Faults that concern the whole file (HTTP 404 or any other non-200, an MD5 or size mismatch, a
+truncated or corrupt zip, a manifest line cut mid-line) skip that file with a reason: the landed
+response is rejected, a note is added, and the file is kept in state as ``skipped:<stream>:<ts>`` (JSON with the reason) so that later runs retry it, up
 to ``max_file_attempts``. The night goes on.
 
 State per stream: ``watermark:<stream>`` = newest batch time processed. With no watermark, a first
@@ -51,8 +52,6 @@ KIND_FILE = "gdelt_export_file"
 KIND_PAIRS = "gdelt_configured_pair"  # the pairs this run was configured for (the marts cover exactly these)
 KIND_MANIFEST = "gdelt_manifest"  # landed for the record, not loaded
 KIND_ZIP = "gdelt_export_zip"  # landed as received, not loaded (its CSV is)
-EXPORT_FIELDS = 61
-GDELT1_FIELDS = 58
 CHUNK = 1 << 20
 FILE_COLUMNS = ["batch_ts", "stream", "filename", "manifest_bytes", "manifest_md5", "csv_rows", "csv_bytes",
                 "status", "problem"]
@@ -310,7 +309,7 @@ class GdeltEventsConnector(Connector):
         if problem:
             lander.reject(zipped, problem)
             return _FileOutcome(entry, "skipped", problem)
-        counts = {"lines": 0, "tabs": 0, "bytes": 0, "last": b"\n"}
+        counts = {"lines": 0, "bytes": 0, "last": b"\n"}
         try:
             with zipfile.ZipFile(io.BytesIO(resp.body)) as zf:
                 members = [i for i in zf.infolist() if not i.is_dir()]
@@ -329,11 +328,6 @@ class GdeltEventsConnector(Connector):
             lander.reject(zipped, exc.problem)
             return _FileOutcome(entry, "skipped", exc.problem)
         rows = counts["lines"] + (counts["last"] != b"\n")
-        if counts["tabs"] != (EXPORT_FIELDS - 1) * rows:
-            problem = _first_bad_row(csv.path)
-            lander.reject(csv, problem)
-            result.files.append(csv)
-            return _FileOutcome(entry, "skipped", problem, files=[csv])
         result.files.append(csv)
         return _FileOutcome(entry, "loaded", rows=rows, csv_bytes=counts["bytes"], files=[csv])
 
@@ -382,29 +376,17 @@ class GdeltEventsConnector(Connector):
 
 
 def _counting_chunks(member, counts: dict, limit: int):
-    """Yield the member's bytes in 1 MiB chunks, counting lines and tabs (C-level bytes.count)."""
+    """Yield the member's bytes in 1 MiB chunks, counting lines (C-level bytes.count)."""
     while True:
         chunk = member.read(CHUNK)
         if not chunk:
             return
         counts["lines"] += chunk.count(b"\n")
-        counts["tabs"] += chunk.count(b"\t")
         counts["bytes"] += len(chunk)
         counts["last"] = chunk[-1:]
         if counts["bytes"] > limit:
             raise ValueError(f"CSV grows past max_csv_bytes ({limit})")
         yield chunk
-
-
-def _first_bad_row(path: str) -> str:
-    """Error path only: find the first row whose field count is not 61, reading line by line."""
-    with open(path, "rb") as fh:
-        for n, line in enumerate(fh, start=1):
-            fields = line.rstrip(b"\r\n").count(b"\t") + 1
-            if fields != EXPORT_FIELDS:
-                hint = " (the GDELT 1.0 daily layout)" if fields == GDELT1_FIELDS else ""
-                return f"row {n} has {fields} fields{hint}, expected {EXPORT_FIELDS}"
-    return "tab count does not match 61 fields per row"
 
 
 def _next_batch(ts: str) -> str:

@@ -2,9 +2,12 @@
 
 - ``gdelt_event``: the CSV stream-unzipped from a 15-minute export zip (61 tab-separated fields, no
   header, no quoting) -> raw.gdelt_event, all 61 fields as VARCHAR exactly as sent (typed in
-  staging), only events whose Actor1CountryCode and Actor2CountryCode form a configured pair
-  (``{pairs}``, e.g. ``['CAN-CHN', ...]``, from the landed file's load_params). DuckDB parses the
-  whole file; nothing is read row by row in Python.
+  staging), ``record_no`` = the line in the file, only events whose Actor1CountryCode and
+  Actor2CountryCode form a configured pair (``{pairs}``, from the landed file's load_params). DuckDB
+  parses the whole file; nothing is read row by row in Python. A line that is not 61 fields (GDELT
+  1.0's 58, a cut or garbage line) or not UTF-8, and a kept event whose id, dates, QuadClass,
+  Goldstein (outside [-10, 10]), tone or mention count is malformed, is quarantined with its line;
+  the file's other events load.
 - ``gdelt_export_file``: one row per batch file handled by a run (rows, bytes, MD5, loaded/skipped
   and why) -> raw.gdelt_export_file; the total rows per batch normalise event volume.
 - ``gdelt_configured_pair``: the pairs a run was configured for -> raw.gdelt_configured_pair (the
@@ -33,38 +36,90 @@ EXPORT_COLUMNS = [
 assert len(EXPORT_COLUMNS) == 61
 
 _COLS_STRUCT = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in EXPORT_COLUMNS) + "}"
+_LINE = "concat_ws(chr(9), " + ", ".join(f"""coalesce("{c}", '')""" for c in EXPORT_COLUMNS) + ")"
 
 
-def read_export_sql(file_expr: str = "{file}") -> str:
-    """DuckDB's reader for export CSVs: 61 VARCHAR columns, tab, no header, no quote or escape."""
+def read_export_sql(file_expr: str = "{files}", rejects: bool = False) -> str:
+    """DuckDB's reader for export CSVs: 61 VARCHAR columns, tab, no header, no quote or escape.
+    With ``rejects``, lines it cannot parse (a wrong field count, bytes that are not UTF-8) are kept
+    in the ``{rejects}`` table with their line number instead of failing the file."""
+    keep_rejects = ", store_rejects=true, rejects_table={rejects}, rejects_scan={rejects_scan}" if rejects else ""
     return (f"read_csv({file_expr}, delim='\\t', header=false, quote='', escape='', auto_detect=false, "
-            f"columns={_COLS_STRUCT})")
+            f"columns={_COLS_STRUCT}, filename=true{keep_rejects})")
+
+
+def _numeric(column: str, low: float, high: float) -> str:
+    return f"""
+    select _file, record_no, 'wrong_type', '{column} ' || coalesce("{column}", 'null') || ' is not a number'
+    from {{parsed}} where try_cast("{column}" as double) is null or isnan(try_cast("{column}" as double))
+    union all
+    select _file, record_no, 'out_of_domain', '{column} ' || "{column}" || ' is outside [{low:g}, {high:g}]'
+    from {{parsed}} where try_cast("{column}" as double) not between {low} and {high}
+    """
 
 
 GDELT_EVENT = LoadSpec(
     kind=KIND_EVENT,
     raw_table=KIND_EVENT,
-    columns={"source_stream": "VARCHAR", **{c: "VARCHAR" for c in EXPORT_COLUMNS}},
-    select_sql=f"""
-    select {{stream}} as source_stream, *
-    from {read_export_sql()}
-    where "Actor1CountryCode" <> "Actor2CountryCode"
-      and list_contains({{pairs}}, least("Actor1CountryCode", "Actor2CountryCode") || '-'
-                                   || greatest("Actor1CountryCode", "Actor2CountryCode"))
+    columns={"record_no": "INTEGER", "source_stream": "VARCHAR", **{c: "VARCHAR" for c in EXPORT_COLUMNS}},
+    parse_sql=f"""
+    select filename as _file, null::integer as record_no, row_number() over () as _k, {_LINE} as _raw,
+           {{stream}} as source_stream, * exclude (filename)
+    from {read_export_sql(rejects=True)}
     """,
-    # No per-file check query: each would parse the file a second time. The connector has already
-    # refused files whose rows are not 61 fields; staging types with try_cast and the raw GX suite
-    # (expectations/suites/raw_gdelt_events) rejects non-numeric ids and malformed DATEADDED.
+    csv_rejects=True,
+    # the events bilateral keeps: a configured pair ({{pairs}}, e.g. ['CAN-CHN', ...]) between two countries
+    keep="""
+    "Actor1CountryCode" <> "Actor2CountryCode"
+    and list_contains({pairs}, least("Actor1CountryCode", "Actor2CountryCode") || '-'
+                               || greatest("Actor1CountryCode", "Actor2CountryCode"))
+    """,
+    checks=(
+        """
+        select _file, record_no, 'wrong_type', 'GLOBALEVENTID ' || coalesce(GLOBALEVENTID, 'null') || ' is not an integer'
+        from {parsed} where try_cast(GLOBALEVENTID as bigint) is null
+        """,
+        """
+        select _file, record_no, 'wrong_type', 'SQLDATE ' || coalesce(SQLDATE, 'null') || ' is not a date YYYYMMDD'
+        from {parsed} where try_strptime(SQLDATE, '%Y%m%d') is null
+        """,
+        """
+        select _file, record_no, 'beyond_horizon', 'SQLDATE ' || SQLDATE || ' is after the run date ' || {run_date}
+        from {parsed} where try_strptime(SQLDATE, '%Y%m%d') > date {run_date} + interval 1 day
+        """,
+        """
+        select _file, record_no, 'wrong_type', 'DATEADDED ' || coalesce(DATEADDED, 'null') || ' is not a time YYYYMMDDHHMMSS'
+        from {parsed} where try_strptime(DATEADDED, '%Y%m%d%H%M%S') is null
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'QuadClass ' || coalesce(QuadClass, 'null') || ' is not 1, 2, 3 or 4'
+        from {parsed} where coalesce(QuadClass, '') not in ('1', '2', '3', '4')
+        """,
+        """
+        select _file, record_no, 'wrong_type', 'EventCode ' || coalesce(EventCode, 'null') || ' is not a CAMEO code'
+        from {parsed} where not regexp_full_match(coalesce(EventCode, ''), '[0-9]{2,4}')
+        """,
+        """
+        select _file, record_no, 'wrong_type', 'NumMentions ' || coalesce(NumMentions, 'null') || ' is not a count'
+        from {parsed} where try_cast(NumMentions as integer) is null or try_cast(NumMentions as integer) < 0
+        """,
+        _numeric("GoldsteinScale", -10, 10),
+        _numeric("AvgTone", -100, 100),
+    ),
+    natural_key=("GLOBALEVENTID",),
 )
 
 GDELT_EXPORT_FILE = LoadSpec(
     kind=KIND_FILE,
     raw_table=KIND_FILE,
-    columns={"batch_ts": "VARCHAR", "stream": "VARCHAR", "filename": "VARCHAR", "manifest_bytes": "BIGINT",
-             "manifest_md5": "VARCHAR", "csv_rows": "BIGINT", "csv_bytes": "BIGINT", "status": "VARCHAR",
-             "problem": "VARCHAR"},
-    select_sql="""
-    select * from read_csv({file}, delim='\\t', header=true, quote='', escape='', auto_detect=false,
+    columns={"record_no": "INTEGER", "batch_ts": "VARCHAR", "stream": "VARCHAR", "filename": "VARCHAR",
+             "manifest_bytes": "BIGINT", "manifest_md5": "VARCHAR", "csv_rows": "BIGINT", "csv_bytes": "BIGINT",
+             "status": "VARCHAR", "problem": "VARCHAR"},
+    # written by the connector itself (one row per batch file it handled): no record contract to check
+    parse_sql="""
+    select _source_file as _file, row_number() over (partition by _source_file) as record_no,
+           batch_ts || ' ' || "filename" as _raw, * exclude (_source_file)
+    from read_csv({files}, filename='_source_file', delim='\\t', header=true, quote='', escape='', auto_detect=false,
         columns={'batch_ts': 'VARCHAR', 'stream': 'VARCHAR', 'filename': 'VARCHAR', 'manifest_bytes': 'BIGINT',
                  'manifest_md5': 'VARCHAR', 'csv_rows': 'BIGINT', 'csv_bytes': 'BIGINT', 'status': 'VARCHAR',
                  'problem': 'VARCHAR'})
@@ -74,9 +129,12 @@ GDELT_EXPORT_FILE = LoadSpec(
 GDELT_CONFIGURED_PAIR = LoadSpec(
     kind=KIND_PAIRS,
     raw_table=KIND_PAIRS,
-    columns={"pair": "VARCHAR", "country_a": "VARCHAR", "country_b": "VARCHAR", "configured_on": "VARCHAR"},
-    select_sql="""
-    select * from read_csv({file}, delim='\\t', header=true, quote='', escape='', auto_detect=false,
+    columns={"record_no": "INTEGER", "pair": "VARCHAR", "country_a": "VARCHAR", "country_b": "VARCHAR",
+             "configured_on": "VARCHAR"},
+    parse_sql="""
+    select filename as _file, row_number() over (partition by filename) as record_no, pair as _raw,
+           * exclude (filename)
+    from read_csv({files}, filename=true, delim='\\t', header=true, quote='', escape='', auto_detect=false,
         columns={'pair': 'VARCHAR', 'country_a': 'VARCHAR', 'country_b': 'VARCHAR', 'configured_on': 'VARCHAR'})
     """,
 )

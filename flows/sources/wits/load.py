@@ -6,7 +6,8 @@ indexes into the ``structure.attributes.observation`` value lists (README.md, "R
 TRN quirk: the key's third and fourth positions are PRODUCTCODE and PARTNER although the structure
 announces PARTNER at keyPosition 2 (the real recording confirms it: position 3 runs over 5,388
 products). Dimensions and attributes are looked up by id, never by position, except for that
-documented key layout. Parsed with DuckDB's JSON functions, no Python loops.
+documented key layout. Parsed with DuckDB's JSON functions, no Python loops. A file that is not a TRN answer is refused
+whole; an observation that breaks the record contract is quarantined, the rest of the file loads.
 """
 from flows.sources.loadspec import LoadSpec
 from flows.sources.wits.connector import KIND
@@ -24,9 +25,10 @@ _ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower
 _VALUES = '[{"id":"VARCHAR","values":[{"id":"VARCHAR","name":"VARCHAR"}]}]'
 
 _ROWS = f"""
-    with doc as (select content::json as j from read_text({{file}})),
+    with doc as (select filename as _file, content::json as j from read_text({{file}})),
     parts as (
         select
+            _file,
             j ->> '$.header.id' as dataflow_id,
             j ->> '$.header.prepared' as prepared,
             from_json(j -> '$.structure.dimensions.series', '{_VALUES}') as dims,
@@ -102,9 +104,14 @@ WITS_TRN_TARIFF = LoadSpec(
         "mfn_lines": "INTEGER", "na_lines": "INTEGER", "value_measure": "VARCHAR", "dataflow_id": "VARCHAR",
         "prepared": "VARCHAR",
     },
-    select_sql=_ROWS + f"""
+    parse_sql=_ROWS + f"""
     select
+        p._file,
         cast(r.n as integer) as record_no,
+        r.series_key || ' ' || r.obs_key || ' ' || r.obs_json::varchar as _raw,
+        r.obs_json as _obs,
+        r.k as _key,
+        t.v.id is not null as _has_year,
         r.series_key,
         d_freq.v.id as freq,
         d_reporter.v.id as reporter_code,
@@ -129,31 +136,41 @@ WITS_TRN_TARIFF = LoadSpec(
         p.dataflow_id,
         p.prepared
     from records as r
-    cross join (select dataflow_id, prepared from parts) as p
+    cross join (select _file, dataflow_id, prepared from parts) as p
     {_JOINS}
     """,
-    # one query for every check, so each file's JSON is parsed once for checking
+    file_checks=("""
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({file}))
+    select _file, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(j ->> '$.header.id', 'missing')
+           || ' (expected DF_WITS_Tariff_TRAINS)'
+    from doc where (j ->> '$.header.id') is distinct from 'DF_WITS_Tariff_TRAINS'
+    """,),
     checks=(
-        _ROWS + f"""
-        select 0 as n, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(dataflow_id, 'missing')
-                  || ' (expected DF_WITS_Tariff_TRAINS)' as problem
-        from parts where dataflow_id is distinct from 'DF_WITS_Tariff_TRAINS'
-        union all
-        select r.n, 'series ' || r.series_key || ': observation value is '
-                  || coalesce(json_type(r.obs_json -> '$[0]'), 'missing') || ', expected a number'
-        from records as r where json_type(r.obs_json -> '$[0]') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
-        union all
-        select r.n, 'series key ' || r.series_key || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
-        from records as r
-        {_JOINS}
-        where len(r.k) <> 5 or d_reporter.v.id is null or d_partner.v.id is null or d_productcode.v.id is null
-        union all
-        select r.n, 'series ' || r.series_key || ': observation ' || r.obs_key || ' is not a year'
-        from records as r left join time_values as t2 on t2.idx = try_cast(r.obs_key as integer)
-        where not regexp_full_match(coalesce(t2.v.id, ''), '[0-9]{{4}}')
-        order by 1
+        """
+        select _file, record_no, 'wrong_type', 'series ' || series_key || ': observation value is '
+               || coalesce(json_type(_obs -> '$[0]'), 'missing') || ', expected a number'
+        from {parsed} where json_type(_obs -> '$[0]') not in ('DOUBLE', 'BIGINT', 'UBIGINT')
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'series key ' || series_key
+               || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
+        from {parsed} where len(_key) <> 5 or reporter_code is null or partner_code is null or product_code is null
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'series ' || series_key || ': observation period is not a year'
+        from {parsed} where not _has_year or not regexp_full_match(coalesce(year, ''), '[0-9]{4}')
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'series ' || series_key || ': rate ' || rate || ' is negative'
+        from {parsed} where rate < 0
+        """,
+        """
+        select _file, record_no, 'beyond_horizon', 'series ' || series_key || ': year ' || year || ' is after the run year'
+        from {parsed} where regexp_full_match(coalesce(year, ''), '[0-9]{4}') and year::integer > year(date {run_date})
         """,
     ),
+    natural_key=("reporter_code", "partner_code", "product_code", "year", "datatype"),
+    batch=False,  # the SDMX message's code lists are per file: one file per statement
 )
 
 LOAD_SPECS = (WITS_TRN_TARIFF,)

@@ -1,11 +1,11 @@
-"""World Bank Indicators pages ``[meta, rows]`` -> raw.worldbank_indicator (one row per record)."""
+"""World Bank Indicators pages ``[meta, rows]`` -> raw.worldbank_indicator (one row per record).
+
+Record contract (a record that breaks it is quarantined, the rest of the page loads): ``value`` a
+number or null; ``indicator.id``, ``countryiso3code`` and ``date`` strings; ``date`` a year no later
+than the run's year; ``countryiso3code`` three letters.
+"""
 from flows.sources.loadspec import LoadSpec
 from flows.sources.worldbank.connector import KIND
-
-_ROWS = """
-    with doc as (select content::json as j from read_text({file})),
-    records as (select unnest(from_json(j -> 1, '["json"]')) as r, generate_subscripts(from_json(j -> 1, '["json"]'), 1) as n from doc)
-"""
 
 WORLDBANK_INDICATOR = LoadSpec(
     kind=KIND,
@@ -15,35 +15,53 @@ WORLDBANK_INDICATOR = LoadSpec(
         "country_value": "VARCHAR", "countryiso3code": "VARCHAR", "date": "VARCHAR", "value": "DOUBLE",
         "unit": "VARCHAR", "obs_status": "VARCHAR", "decimal": "INTEGER",
     },
-    select_sql=_ROWS + """
-    select n as record_no,
+    parse_sql="""
+    with doc as (select filename as _file, content::json as j from read_text({files})),
+    records as (select _file, unnest(from_json(j -> 1, '["json"]')) as r,
+                       generate_subscripts(from_json(j -> 1, '["json"]'), 1) as n from doc)
+    select _file, n as record_no, r::varchar as _raw, r as _json,
            r ->> '$.indicator.id' as indicator_id, r ->> '$.indicator.value' as indicator_value,
            r ->> '$.country.id' as country_id, r ->> '$.country.value' as country_value,
            r ->> '$.countryiso3code' as countryiso3code, r ->> '$.date' as date,
-           cast(r ->> '$.value' as double) as value, r ->> '$.unit' as unit,
-           r ->> '$.obs_status' as obs_status, cast(r ->> '$.decimal' as integer) as decimal
+           try_cast(r ->> '$.value' as double) as value, r ->> '$.unit' as unit,
+           r ->> '$.obs_status' as obs_status, try_cast(r ->> '$.decimal' as integer) as decimal
     from records
     """,
+    file_checks=("""
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({files}))
+    select _file, 'expected a 2-element array [pageMeta, rows], got ' || coalesce(json_type(j), 'invalid JSON')
+    from doc where json_type(j) is distinct from 'ARRAY' or json_type(j -> 1) not in ('ARRAY', 'NULL')
+    """,),
     checks=(
-        _ROWS + """
-        select n, 'value is ' || json_type(r -> '$.value') || ' ' || (r -> '$.value')::varchar || ', expected a number or null'
-        from records where json_type(r -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT', 'NULL')
+        """
+        select _file, record_no, 'wrong_type', 'value is ' || json_type(_json -> '$.value') || ' '
+               || left((_json -> '$.value')::varchar, 40) || ', expected a number or null'
+        from {parsed} where json_type(_json -> '$.value') not in ('DOUBLE', 'BIGINT', 'UBIGINT', 'NULL')
         """,
-        _ROWS + """
-        select n, 'missing or non-string field: ' || concat_ws(', ',
-                  case when json_type(r -> '$.indicator.id') is distinct from 'VARCHAR' then 'indicator.id' end,
-                  case when json_type(r -> '$.countryiso3code') is distinct from 'VARCHAR' then 'countryiso3code' end,
-                  case when json_type(r -> '$.date') is distinct from 'VARCHAR' then 'date' end)
-        from records
-        where json_type(r -> '$.indicator.id') is distinct from 'VARCHAR'
-           or json_type(r -> '$.countryiso3code') is distinct from 'VARCHAR'
-           or json_type(r -> '$.date') is distinct from 'VARCHAR'
+        """
+        select _file, record_no, 'missing_field', 'missing or non-string field: ' || concat_ws(', ',
+                  case when json_type(_json -> '$.indicator.id') is distinct from 'VARCHAR' then 'indicator.id' end,
+                  case when json_type(_json -> '$.countryiso3code') is distinct from 'VARCHAR' then 'countryiso3code' end,
+                  case when json_type(_json -> '$.date') is distinct from 'VARCHAR' then 'date' end)
+        from {parsed}
+        where json_type(_json -> '$.indicator.id') is distinct from 'VARCHAR'
+           or json_type(_json -> '$.countryiso3code') is distinct from 'VARCHAR'
+           or json_type(_json -> '$.date') is distinct from 'VARCHAR'
         """,
-        _ROWS + """
-        select n, 'date ' || (r ->> '$.date') || ' is not a year'
-        from records where not regexp_full_match(coalesce(r ->> '$.date', ''), '[0-9]{4}')
+        """
+        select _file, record_no, 'out_of_domain', 'date ' || coalesce(date, 'null') || ' is not a year'
+        from {parsed} where not regexp_full_match(coalesce(date, ''), '[0-9]{4}')
+        """,
+        """
+        select _file, record_no, 'beyond_horizon', 'date ' || date || ' is after the run year ' || year(date {run_date})
+        from {parsed} where regexp_full_match(coalesce(date, ''), '[0-9]{4}') and date::integer > year(date {run_date})
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'countryiso3code ' || countryiso3code || ' is not an ISO3 code'
+        from {parsed} where countryiso3code is not null and not regexp_full_match(countryiso3code, '[A-Z]{3}')
         """,
     ),
+    natural_key=("countryiso3code", "indicator_id", "date"),
 )
 
 LOAD_SPECS = (WORLDBANK_INDICATOR,)

@@ -1,6 +1,8 @@
 -- Reporter x partner x period (year and month) at TOTAL level: the reporter's own figures
 -- (exports FOB, imports CIF), the partner's mirror figures, reconciled figures, the balance, total
 -- trade, year-on-year changes and the partner's share of the reporter's trade with the World.
+-- Missing is not zero: a flow the reporter did not report for the period is null (reported_flows
+-- says which side it reported), and so is every balance, total, change or share built on it.
 with flows as (
     select * from {{ ref('int_trade__flows') }}
     where cmd_code = 'TOTAL'
@@ -14,8 +16,8 @@ mirror as (
 reported as (
     select
         reporter_iso3, partner_iso3, period_type, period_start, year, month,
-        coalesce(sum(value_usd) filter (where flow_code = 'X'), 0) as exports_usd,
-        coalesce(sum(value_usd) filter (where flow_code = 'M'), 0) as imports_usd,
+        sum(value_usd) filter (where flow_code = 'X') as exports_usd,
+        sum(value_usd) filter (where flow_code = 'M') as imports_usd,
         sum(value_usd) filter (where flow_code = 'RX') as re_exports_usd,
         sum(value_usd) filter (where flow_code = 'RM') as re_imports_usd,
         bool_or(is_sample) as is_sample
@@ -38,6 +40,11 @@ world as (
 joined as (
     select
         r.*,
+        case
+            when r.exports_usd is not null and r.imports_usd is not null then 'both'
+            when r.exports_usd is not null then 'exports_only'
+            else 'imports_only'
+        end as reported_flows,
         r.exports_usd - r.imports_usd as balance_usd,
         r.exports_usd + r.imports_usd as total_trade_usd,
         mx.importer_reported_cif_usd as mirror_exports_usd,
@@ -75,7 +82,7 @@ with_yoy as (
 final as (
     select
         reporter_iso3, partner_iso3, period_type, period_start, year, month,
-        exports_usd, imports_usd, balance_usd, total_trade_usd, re_exports_usd, re_imports_usd,
+        exports_usd, imports_usd, reported_flows, balance_usd, total_trade_usd, re_exports_usd, re_imports_usd,
         mirror_exports_usd, mirror_imports_usd,
         mirror_exports_usd - exports_usd as exports_mirror_gap_usd,
         100.0 * (mirror_exports_usd - exports_usd) / nullif(exports_usd, 0) as exports_mirror_gap_pct,
@@ -101,6 +108,7 @@ select
     cast(month as integer) as month,
     cast(exports_usd as double) as exports_usd,
     cast(imports_usd as double) as imports_usd,
+    cast(reported_flows as varchar) as reported_flows,
     cast(balance_usd as double) as balance_usd,
     cast(total_trade_usd as double) as total_trade_usd,
     cast(re_exports_usd as double) as re_exports_usd,

@@ -1,6 +1,9 @@
 -- Reporter x partner x period x product: every HS chapter, plus the headings/subheadings of the
 -- tariff-measure products (EVs, canola seed/oil/meal, peas, pork, lobster/crab). Reporter's own
 -- figures, mirror and reconciled figures, shares of the pair's TOTAL, year-on-year changes.
+-- Missing is not zero: when the reporter reported no exports (imports) to the partner at all for the
+-- period, the product's exports (imports) are null; when it did, a product without a line is 0
+-- (Comtrade publishes no zero lines). reported_flows says which side the reporter reported.
 with flows as (
     select * from {{ ref('int_trade__flows') }}
     where partner_iso3 <> 'W00'
@@ -15,17 +18,6 @@ products as (
     select * from {{ ref('dim_product') }}
 ),
 
-reported as (
-    select
-        reporter_iso3, partner_iso3, period_type, period_start, year, month, cmd_code as product_code,
-        coalesce(sum(value_usd) filter (where flow_code = 'X'), 0) as exports_usd,
-        coalesce(sum(value_usd) filter (where flow_code = 'M'), 0) as imports_usd,
-        bool_or(is_sample) as is_sample
-    from flows
-    where cmd_code <> 'TOTAL' and flow_code in ('X', 'M')
-    group by all
-),
-
 pair_totals as (
     select
         reporter_iso3, partner_iso3, period_type, period_start,
@@ -36,9 +28,39 @@ pair_totals as (
     group by all
 ),
 
+product_lines as (
+    select
+        reporter_iso3, partner_iso3, period_type, period_start, year, month, cmd_code as product_code,
+        sum(value_usd) filter (where flow_code = 'X') as line_exports_usd,
+        sum(value_usd) filter (where flow_code = 'M') as line_imports_usd,
+        bool_or(is_sample) as is_sample
+    from flows
+    where cmd_code <> 'TOTAL' and flow_code in ('X', 'M')
+    group by all
+),
+
+reported as (
+    select
+        p.reporter_iso3, p.partner_iso3, p.period_type, p.period_start, p.year, p.month, p.product_code,
+        case when t.pair_exports_usd is not null or p.line_exports_usd is not null
+             then coalesce(p.line_exports_usd, 0) end as exports_usd,
+        case when t.pair_imports_usd is not null or p.line_imports_usd is not null
+             then coalesce(p.line_imports_usd, 0) end as imports_usd,
+        p.is_sample
+    from product_lines as p
+    left join pair_totals as t
+        on t.reporter_iso3 = p.reporter_iso3 and t.partner_iso3 = p.partner_iso3
+       and t.period_type = p.period_type and t.period_start = p.period_start
+),
+
 joined as (
     select
         r.*,
+        case
+            when r.exports_usd is not null and r.imports_usd is not null then 'both'
+            when r.exports_usd is not null then 'exports_only'
+            else 'imports_only'
+        end as reported_flows,
         r.exports_usd - r.imports_usd as balance_usd,
         mx.importer_reported_cif_usd as mirror_exports_usd,
         mm.exporter_reported_fob_usd as mirror_imports_usd,
@@ -77,7 +99,7 @@ final as (
         coalesce(d.hs_chapter, left(y.product_code, 2)) as hs_chapter,
         d.hs_section_code,
         d.product_name,
-        y.exports_usd, y.imports_usd, y.balance_usd, y.mirror_exports_usd, y.mirror_imports_usd,
+        y.exports_usd, y.imports_usd, y.reported_flows, y.balance_usd, y.mirror_exports_usd, y.mirror_imports_usd,
         y.reconciled_exports_usd, y.reconciled_imports_usd, y.exports_share_pct, y.imports_share_pct,
         y.exports_yoy_pct, y.imports_yoy_pct,
         coalesce(greatest(abs(y.exports_yoy_pct), abs(y.imports_yoy_pct)) > {{ var('trade_product_yoy_flag_pct', 75) }}, false) as is_yoy_outlier,
@@ -100,6 +122,7 @@ select
     cast(product_name as varchar) as product_name,
     cast(exports_usd as double) as exports_usd,
     cast(imports_usd as double) as imports_usd,
+    cast(reported_flows as varchar) as reported_flows,
     cast(balance_usd as double) as balance_usd,
     cast(mirror_exports_usd as double) as mirror_exports_usd,
     cast(mirror_imports_usd as double) as mirror_imports_usd,

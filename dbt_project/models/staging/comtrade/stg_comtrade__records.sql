@@ -1,7 +1,7 @@
 -- One typed, renamed row per Comtrade record; cmdCode stays a string; annual rows (refMonth 52)
 -- are told apart from monthly ones; re-fetches of the same record resolve to the latest load.
 with source as (
-    select * from {{ source('comtrade', 'comtrade_record') }}
+    {{ accepted_records('comtrade', 'comtrade_record') }}
 ),
 
 partners as (
@@ -45,6 +45,7 @@ renamed as (
         _synthetic as is_sample,
         _run_id as loaded_run_id,
         _loaded_at as loaded_at,
+        _observed_at as observed_at,
         _landed_file as landed_file,
         record_no
     from source
@@ -72,7 +73,7 @@ latest as (
     qualify row_number() over (
         partition by freq_code, period, reporter_code, partner_code, partner2_code, flow_code, cmd_code,
                      customs_code, mot_code
-        order by loaded_at desc, landed_file desc, record_no
+        order by observed_at desc, loaded_at desc, landed_file desc, record_no
     ) = 1
 )
 

@@ -1,6 +1,6 @@
 -- DOC API articles per pair query: one row per pair x URL (the latest sighting wins).
 with source as (
-    select * from {{ source('gdelt_doc', 'gdelt_doc_article') }}
+    {{ accepted_records('gdelt_doc', 'gdelt_doc_article') }}
 ),
 
 typed as (
@@ -16,6 +16,7 @@ typed as (
         sourcecountry as source_country,
         _synthetic as is_sample,
         _loaded_at as loaded_at,
+        _observed_at as observed_at,
         _landed_file as landed_file,
         record_no
     from source
@@ -25,7 +26,7 @@ latest as (
     select *
     from typed
     where url is not null and url <> ''
-    qualify row_number() over (partition by pair, url order by loaded_at desc, landed_file desc, record_no) = 1
+    qualify row_number() over (partition by pair, url order by observed_at desc, loaded_at desc, landed_file desc, record_no) = 1
 )
 
 select pair, query, url, url_mobile, title, seen_at, domain, language, source_country, is_sample, loaded_at

@@ -2,7 +2,7 @@
 -- list per run date, a re-run of the same night loads nothing new): the relations marts cover
 -- exactly these, with zero rows for a pair that has no events yet.
 with source as (
-    select * from {{ source('gdelt_events', 'gdelt_configured_pair') }}
+    {{ accepted_records('gdelt_events', 'gdelt_configured_pair') }}
 ),
 
 latest_run as (

@@ -3,7 +3,7 @@
 -- DATEADDED (the 15-minute batch that first reported it). Rows whose id, dates or QuadClass do
 -- not parse are left out here (the raw GX suite reports them).
 with source as (
-    select * from {{ source('gdelt_events', 'gdelt_event') }}
+    {{ accepted_records('gdelt_events', 'gdelt_event') }}
 ),
 
 typed as (
@@ -36,6 +36,7 @@ typed as (
         _synthetic as is_sample,
         _run_id as loaded_run_id,
         _loaded_at as loaded_at,
+        _observed_at as observed_at,
         _landed_file as landed_file
     from source
 ),
@@ -54,7 +55,7 @@ valid as (
 latest as (
     select *
     from valid
-    qualify row_number() over (partition by global_event_id order by loaded_at desc, landed_file desc) = 1
+    qualify row_number() over (partition by global_event_id order by observed_at desc, loaded_at desc, landed_file desc) = 1
 )
 
 select

@@ -2,7 +2,7 @@
 -- a later run loaded shows as loaded). csv_rows counts all events of the batch, before the pair
 -- filter: GDELT's total volume, which the relations marts normalise by.
 with source as (
-    select * from {{ source('gdelt_events', 'gdelt_export_file') }}
+    {{ accepted_records('gdelt_events', 'gdelt_export_file') }}
 ),
 
 typed as (
@@ -19,6 +19,7 @@ typed as (
         nullif(problem, '') as problem,
         _synthetic as is_sample,
         _loaded_at as loaded_at,
+        _observed_at as observed_at,
         _landed_file as landed_file
     from source
 ),
@@ -29,7 +30,7 @@ latest as (
     where batch_at is not null
     qualify row_number() over (
         partition by stream, batch_ts
-        order by (status = 'loaded') desc, loaded_at desc, landed_file desc
+        order by (status = 'loaded') desc, observed_at desc, loaded_at desc, landed_file desc
     ) = 1
 )
 

@@ -1,7 +1,7 @@
 -- One row per reporter x partner x HS6 product x year: WITS TRAINS applied tariffs, typed, with
 -- WITS numeric codes mapped to ISO3; re-fetches resolved to the latest load.
 with source as (
-    select * from {{ source('wits', 'wits_trn_tariff') }}
+    {{ accepted_records('wits', 'wits_trn_tariff') }}
 ),
 
 countries as (
@@ -28,6 +28,7 @@ renamed as (
         s._origin as origin,
         s._run_id as loaded_run_id,
         s._loaded_at as loaded_at,
+        s._observed_at as observed_at,
         s._landed_file as landed_file,
         s.record_no
     from source as s
@@ -41,7 +42,7 @@ latest as (
     from renamed
     qualify row_number() over (
         partition by reporter_code, partner_code, hs6, year, datatype
-        order by loaded_at desc, landed_file desc, record_no
+        order by observed_at desc, loaded_at desc, landed_file desc, record_no
     ) = 1
 )
 

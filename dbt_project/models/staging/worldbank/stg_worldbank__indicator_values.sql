@@ -1,6 +1,6 @@
 -- One row per country x indicator x year: typed and renamed; re-fetches resolved to the latest load.
 with source as (
-    select * from {{ source('worldbank', 'worldbank_indicator') }}
+    {{ accepted_records('worldbank', 'worldbank_indicator') }}
 ),
 
 renamed as (
@@ -16,6 +16,7 @@ renamed as (
         _synthetic as is_sample,
         _run_id as loaded_run_id,
         _loaded_at as loaded_at,
+        _observed_at as observed_at,
         _landed_file as landed_file,
         record_no
     from source
@@ -27,7 +28,7 @@ latest as (
     from renamed
     qualify row_number() over (
         partition by country_iso3, indicator_code, year
-        order by loaded_at desc, landed_file desc, record_no
+        order by observed_at desc, loaded_at desc, landed_file desc, record_no
     ) = 1
 )
 
