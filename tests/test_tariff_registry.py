@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 DBT_PROJECT_DIR, EXPECTATIONS_DIR = PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "expectations"
 
-SELECT = ["tariff_measures_registry", "comtrade_hs_codes", "comtrade_hs_sections", "dim_product",
+SELECT = ["tariff_measures_registry", "comtrade_hs_codes", "comtrade_hs_sections", "tariff_product_lists",
+          "tariff_hs6_universe", "dim_product", "stg_tariffs__product_lists", "stg_tariffs__hs6_universe",
           "stg_tariffs__measures_registry", "int_tariffs__hs_codes",
           "int_tariffs__registry_tokens", "int_tariffs__registry_hs6", "int_tariffs__registry_problems",
           "int_tariffs__registry", "tariff_measures_registry_snapshot"]
@@ -48,13 +49,14 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict], edit=None) -> tuple[su
     for folder in ("macros", "tests/generic", "models/staging/tariffs"):
         shutil.copytree(DBT_PROJECT_DIR / folder, project / folder)
     (project / "seeds").mkdir()
-    for name in ("_seeds.yml", "tariff_wits_countries.csv", "comtrade_hs_codes.csv", "comtrade_hs_sections.csv"):
+    for name in ("_seeds.yml", "tariff_wits_countries.csv", "comtrade_hs_codes.csv", "comtrade_hs_sections.csv",
+                 "tariff_product_lists.csv", "tariff_hs6_universe.csv", "tariff_usmca_shares.csv"):
         shutil.copy(DBT_PROJECT_DIR / "seeds" / name, project / "seeds" / name)
     (project / "models/marts/trade").mkdir(parents=True)
     shutil.copy(DBT_PROJECT_DIR / "models/marts/trade/dim_product.sql", project / "models/marts/trade/dim_product.sql")
     (project / "models/intermediate/tariffs").mkdir(parents=True)
     shutil.copytree(DBT_PROJECT_DIR / "snapshots", project / "snapshots")
-    for model in SELECT[5:-1]:
+    for model in SELECT[SELECT.index("int_tariffs__hs_codes"):-1]:
         shutil.copy(DBT_PROJECT_DIR / "models/intermediate/tariffs" / f"{model}.sql",
                     project / "models/intermediate/tariffs" / f"{model}.sql")
     fields, rows = _registry_rows()
@@ -96,20 +98,26 @@ def test_bad_registry_rows_stop_the_build_naming_row_and_field(tmp_path):
         _good_row(row_id="BAD-SOURCE-1", measure_id="BAD-SOURCE", source_publisher="", source_ref=""),
         _good_row(row_id="BAD-OVERLAP-1", measure_id="CAN-CHN-EV-SURTAX", hs_codes="870380", rate_pct="50",
                   announced_date="2024-12-01", effective_date="2025-01-01"),
+        _good_row(row_id="BAD-LIST-1", measure_id="BAD-LIST", hs_codes="LIST:NO-SUCH-LIST"),
+        _good_row(row_id="BAD-LIST-TOTAL-1", measure_id="BAD-LIST-TOTAL", hs_codes="LIST:USTR-301-L1", rate_type="total"),
         _good_row(row_id="GOOD-1", measure_id="GOOD"),
+        _good_row(row_id="GOOD-LIST-1", measure_id="GOOD-LIST", imposing_iso3="USA", hs_codes="LIST:USTR-301-L1"),
     ]
     proc, db = _run_registry(tmp_path, bad)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "tariff measures registry rejected (6 problem(s))" in out
+    assert "tariff measures registry rejected (8 problem(s))" in out
     for expected in ["row BAD-HS-1, field hs_codes: unknown HS code 0107",
                      "row BAD-DATES-1, field end_date: before effective_date (2025-04-01 < 2025-05-01)",
                      "row BAD-RATE-1, field rate_pct: out of range [0, 200]: 250",
                      "row BAD-SOURCE-1, field source_publisher: missing",
                      "row BAD-SOURCE-1, field source_ref: missing",
-                     "row BAD-OVERLAP-1, field effective_date: overlaps row CAN-CHN-EV-SURTAX-1 of the same measure in time on 1 product(s), e.g. 870380"]:
+                     "row BAD-OVERLAP-1, field effective_date: overlaps row CAN-CHN-EV-SURTAX-1 of the same measure in time on 1 product(s), e.g. 870380",
+                     "row BAD-LIST-1, field hs_codes: unknown product list NO-SUCH-LIST",
+                     "row BAD-LIST-TOTAL-1, field hs_codes: product lists (LIST:) belong to ad_valorem_additional rows"]:
         assert expected in out, expected
-    assert "GOOD-1" not in out.split("registry rejected", 1)[1].split("\n", 1)[0]
+    rejected = out.split("registry rejected", 1)[1].split("\n", 1)[0]
+    assert "GOOD-1" not in rejected and "GOOD-LIST-1" not in rejected
 
 
 

@@ -23,6 +23,11 @@ products as (
     select * from {{ ref('int_tariffs__registry_hs6') }}
 ),
 
+lists as (
+    select *, 'list ' || coalesce(list_id, '(empty)') || ' (' || coalesce(hs_vintage, '?') || ' ' || hs_code || ')' as list_label
+    from {{ ref('stg_tariffs__product_lists') }}
+),
+
 field_checks as (
     select row_label, 'row_id' as field, 'missing' as problem from registry where row_id is null
     union all
@@ -95,9 +100,17 @@ token_checks as (
     from tokens as t join registry as r using (row_id)
     where t.token_kind = 'malformed'
     union all
-    select r.row_label, 'hs_excluded', 'ALL/UNLISTED cannot be excluded: ' || t.token
+    select r.row_label, 'hs_excluded', 'ALL/UNLISTED/LIST cannot be excluded: ' || t.token
     from tokens as t join registry as r using (row_id)
-    where t.token_role = 'excluded' and t.token_kind in ('all', 'unlisted')
+    where t.token_role = 'excluded' and t.token_kind in ('all', 'unlisted', 'list')
+    union all
+    select r.row_label, 'hs_codes', 'unknown product list ' || t.list_id || ' (not in tariff_product_lists)'
+    from tokens as t join registry as r using (row_id)
+    where t.token_kind = 'list' and t.list_id not in (select list_id from lists where list_id is not null)
+    union all
+    select r.row_label, 'hs_codes', 'product lists (LIST:) belong to ad_valorem_additional rows'
+    from tokens as t join registry as r using (row_id)
+    where t.token_kind = 'list' and coalesce(r.rate_type, '') <> 'ad_valorem_additional'
     union all
     select r.row_label, case t.token_role when 'covered' then 'hs_codes' else 'hs_excluded' end,
            'reversed HS range ' || t.token
@@ -117,7 +130,35 @@ token_checks as (
     from registry as r
     where r.row_id not in (select row_id from products)
       and r.row_id not in (select row_id from tokens where token_kind in ('unlisted', 'malformed'))
+      and r.row_id not in (select t.row_id from tokens as t where t.token_kind = 'list'
+                           and t.list_id not in (select list_id from lists where list_id is not null))
       and r.row_id in (select row_id from tokens where token_role = 'covered')
+),
+
+-- the product lists' own rules (reported as 'list <id> (<vintage> <code>)', field = the list column)
+list_checks as (
+    select list_label as row_label, 'list_id' as field, 'missing' as problem from lists where list_id is null
+    union all
+    select list_label, 'hs_vintage', 'must be H5 or H6: ' || coalesce(hs_vintage, '(empty)') from lists
+    where hs_vintage is null or hs_vintage not in ('H5', 'H6')
+    union all
+    select list_label, 'hs_code', 'malformed HS code (expected 2/4/6 digits, a range like 7208-7229 or ALL)' from lists
+    where code_kind = 'malformed'
+    union all
+    select list_label, 'hs_code', 'unknown HS code ' || e.code || ' (not in the HS reference)'
+    from lists as l
+    cross join lateral (select unnest([l.code_from, l.code_to]) as code) as e
+    where l.code_kind in ('code', 'range') and e.code not in (select hs_code from hs_codes)
+    group by all
+    union all
+    select list_label, 'share_of_parent', 'missing or outside [0, 1]: ' || coalesce(share_of_parent_text, '(empty)') from lists
+    where share_of_parent is null or share_of_parent < 0 or share_of_parent > 1
+    union all
+    select list_label, 'confidence', 'must be S or 1: ' || coalesce(confidence, '(empty)') from lists
+    where confidence is null or confidence not in ('S', '1')
+    union all
+    select list_label, 'source_ref', 'missing: every list row needs a publisher and a document' from lists
+    where source_publisher is null or source_ref is null
 ),
 
 steps as (
@@ -127,7 +168,7 @@ steps as (
 ),
 
 step_products as (
-    select row_id, hs6 from products
+    select distinct row_id, hs6 from products
     union all
     select row_id, 'UNLISTED' from tokens where token_kind = 'unlisted'
 ),
@@ -166,6 +207,8 @@ replace_checks as (
 )
 
 select row_label as row_id, field, problem from field_checks
+union all
+select row_label, field, problem from list_checks
 union all
 select row_label, field, problem from token_checks
 union all

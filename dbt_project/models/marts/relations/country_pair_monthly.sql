@@ -14,7 +14,8 @@ trade as (
 ),
 
 tariffs as (
-    select importer_iso3, exporter_iso3, month, avg_additional_tariff_pct, covered_share_pct, is_sample
+    select importer_iso3, exporter_iso3, month, avg_additional_tariff_pct, covered_share_pct,
+           avg_additional_tariff_upper_bound_pct, avg_additional_tariff_prev_year_pct, expected_measure_count, is_sample
     from {{ ref('tariff_exposure') }}
     where hs_level = 'all'
 ),
@@ -55,6 +56,13 @@ joined as (
         xb.avg_additional_tariff_pct as tariff_exposure_b_on_a_pct,
         xa.covered_share_pct as tariff_covered_share_a_on_b_pct,
         xb.covered_share_pct as tariff_covered_share_b_on_a_pct,
+        xa.avg_additional_tariff_upper_bound_pct as tariff_exposure_upper_bound_a_on_b_pct,
+        xb.avg_additional_tariff_upper_bound_pct as tariff_exposure_upper_bound_b_on_a_pct,
+        xa.avg_additional_tariff_prev_year_pct as tariff_exposure_prev_year_a_on_b_pct,
+        xb.avg_additional_tariff_prev_year_pct as tariff_exposure_prev_year_b_on_a_pct,
+        xa.expected_measure_count as tariff_expected_measures_a_on_b,
+        xb.expected_measure_count as tariff_expected_measures_b_on_a,
+        coalesce(xa.expected_measure_count, 0) + coalesce(xb.expected_measure_count, 0) > 0 as tariff_has_expected_measure,
         r.is_sample or coalesce(ta.is_sample, false) or coalesce(tb.is_sample, false)
             or coalesce(ya.is_sample, false) or coalesce(yb.is_sample, false)
             or coalesce(xa.is_sample, false) or coalesce(xb.is_sample, false) as is_sample
@@ -95,5 +103,12 @@ select
     cast(round(tariff_exposure_b_on_a_pct, 6) as double) as tariff_exposure_b_on_a_pct,
     cast(round(tariff_covered_share_a_on_b_pct, 6) as double) as tariff_covered_share_a_on_b_pct,
     cast(round(tariff_covered_share_b_on_a_pct, 6) as double) as tariff_covered_share_b_on_a_pct,
+    cast(round(tariff_exposure_upper_bound_a_on_b_pct, 6) as double) as tariff_exposure_upper_bound_a_on_b_pct,
+    cast(round(tariff_exposure_upper_bound_b_on_a_pct, 6) as double) as tariff_exposure_upper_bound_b_on_a_pct,
+    cast(round(tariff_exposure_prev_year_a_on_b_pct, 6) as double) as tariff_exposure_prev_year_a_on_b_pct,
+    cast(round(tariff_exposure_prev_year_b_on_a_pct, 6) as double) as tariff_exposure_prev_year_b_on_a_pct,
+    cast(tariff_expected_measures_a_on_b as integer) as tariff_expected_measures_a_on_b,
+    cast(tariff_expected_measures_b_on_a as integer) as tariff_expected_measures_b_on_a,
+    cast(tariff_has_expected_measure as boolean) as tariff_has_expected_measure,
     cast(is_sample as boolean) as is_sample
 from joined
