@@ -94,7 +94,8 @@ def staged(tmp_path_factory):
     dup_report = load_results(db, "dup", [ExtractResult("worldbank", "dup", "p", files=lander.files)],
                               run_date=date(2026, 12, 1))
     report = transform.build(Project(PROJECT_ROOT), db, "revisions",
-                             args=["build", "--select", "+path:models/staging", "--exclude", "test_type:unit"])
+                             args=["build", "--select", "+path:models/staging", "--exclude", "test_type:unit",
+                                   "--indirect-selection", "cautious"])
     assert report.success, report.message
     con = duckdb.connect(str(db), read_only=True)
     yield con, dup_report
