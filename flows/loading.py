@@ -262,92 +262,103 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: LoadSpec, run_id: str) -> 
                        f"where _run_id = ? group by {key} having count(*) > 1)", [run_id]).fetchone()[0]
 
 
+def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs: dict[str, LoadSpec],
+             report: LoadReport) -> dict[int, list[LandedFile]]:
+    """Record every landed file (rejected ones too); return, per result, the files still to load:
+    loadable kinds, not loaded before (same content), each identical answer once."""
+    todo: dict[int, list[LandedFile]] = {}
+    seen: set[tuple[str, str]] = set()
+    for i, result in enumerate(results):
+        con.execute("begin transaction")
+        _record_landed(con, result.files)
+        con.execute("commit")
+        if not result.ok:
+            continue
+        for f in result.files:
+            if f.status != "landed" or f.kind not in specs:
+                continue
+            key = (specs[f.kind].raw_table, f.sha256)
+            if key in seen or con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
+                                          list(key)).fetchone():
+                report.files_skipped += 1
+                continue
+            seen.add(key)
+            todo.setdefault(i, []).append(f)
+    return todo
+
+
+def _batches(con: duckdb.DuckDBPyConnection, todo: dict[int, list[LandedFile]], specs: dict[str, LoadSpec],
+             run_date: date, shares: dict[str, float], prepared: list[_Batch]) -> dict[str, _Batch]:
+    """Parse and check the files by kind and load parameters (one batch each); file path -> batch."""
+    groups: dict[tuple[str, str], list[LandedFile]] = {}
+    for f in (f for files in todo.values() for f in files):
+        single = "" if specs[f.kind].batch else f.path
+        groups.setdefault((f.kind, json.dumps(f.load_params, sort_keys=True) + single), []).append(f)
+    by_file: dict[str, _Batch] = {}
+    for n, ((kind, _), files) in enumerate(sorted(groups.items())):
+        batch = _Batch(con, n, specs[kind], files, run_date, shares)
+        prepared.append(batch)
+        batch.prepare()
+        by_file.update((f.path, batch) for f in files)
+    return by_file
+
+
+def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, files: list[LandedFile],
+                     batches: dict[str, _Batch], run_id: str, report: LoadReport) -> None:
+    """One partition in one transaction: its files' records (or their refusal) and its state."""
+    con.execute("begin transaction")
+    try:
+        by_batch: dict[int, list[LandedFile]] = {}
+        for f in files:
+            batch = batches[f.path]
+            if f.path in batch.refused:
+                _refuse(con, batch.spec, f, run_id, batch.refused[f.path])
+            else:
+                by_batch.setdefault(id(batch), []).append(f)
+        for group in by_batch.values():
+            batch = batches[group[0].path]
+            n, q = batch.store(con, group, run_id)
+            report.files_loaded += len(group)
+            report.rows_by_table[batch.spec.raw_table] = report.rows_by_table.get(batch.spec.raw_table, 0) + n
+            report.rows_loaded += n
+            if q:
+                report.quarantined_by_source[result.source] = report.quarantined_by_source.get(result.source, 0) + q
+        for key, value in result.state_updates.items():
+            con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
+                        [result.source, key, value, run_id, utcnow()])
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise RuntimeError(f"storing partition {result.source} {result.partition} failed: {_first_line(exc)}; "
+                           "nothing of it was stored") from exc
+    for f in files:
+        why = batches[f.path].refused.get(f.path)
+        if why:
+            f.status, f.problem = "rejected", why
+            report.failures.append(FileRefusal(result.source, result.partition, f.path,
+                                               f"[{result.source} {result.partition}] refused to load {f.path}: {why}; "
+                                               "the file is kept and listed by `bilateral quarantine`"))
+
+
 def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs: dict[str, LoadSpec] | None = None,
                  run_date: date | None = None, max_bad_share: dict[str, float] | None = None) -> LoadReport:
     specs = load_specs() if specs is None else specs
-    run_date = run_date or date.today()
-    shares = max_bad_share or {}
     report = LoadReport()
+    prepared: list[_Batch] = []
     with connect(db_path) as con:
-        todo: dict[int, list[LandedFile]] = {}  # result index -> files to load
-        seen: set[tuple[str, str]] = set()  # identical answers load once
-        for i, result in enumerate(results):
-            con.execute("begin transaction")
-            _record_landed(con, result.files)
-            con.execute("commit")
-            if not result.ok:
-                continue
-            for f in result.files:
-                if f.status != "landed" or f.kind not in specs:
-                    continue
-                key = (specs[f.kind].raw_table, f.sha256)
-                if key in seen or con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
-                                              list(key)).fetchone():
-                    report.files_skipped += 1
-                    continue
-                seen.add(key)
-                todo.setdefault(i, []).append(f)
-        groups: dict[tuple[str, str], list[LandedFile]] = {}
-        for files in todo.values():
-            for f in files:
-                single = "" if specs[f.kind].batch else f.path
-                groups.setdefault((f.kind, json.dumps(f.load_params, sort_keys=True) + single), []).append(f)
-        batches: dict[str, _Batch] = {}  # file path -> its batch
-        prepared = []
         try:
-            for n, ((kind, _), files) in enumerate(sorted(groups.items())):
-                batch = _Batch(con, n, specs[kind], files, run_date, shares)
-                batch.prepare()
-                prepared.append(batch)
-                batches.update((f.path, batch) for f in files)
-            kinds: dict[str, str] = {}
+            todo = _to_load(con, results, specs, report)
+            batches = _batches(con, todo, specs, run_date or date.today(), max_bad_share or {}, prepared)
             for i, result in enumerate(results):
-                if not result.ok:
-                    continue
-                files = todo.get(i, [])
-                con.execute("begin transaction")
-                rows: dict[str, int] = {}
-                try:
-                    by_batch: dict[int, list[LandedFile]] = {}
-                    for f in files:
-                        batch = batches[f.path]
-                        if f.path in batch.refused:
-                            _refuse(con, batch.spec, f, run_id, batch.refused[f.path])
-                        else:
-                            by_batch.setdefault(id(batch), []).append(f)
-                    for group in by_batch.values():
-                        batch = batches[group[0].path]
-                        n, q = batch.store(con, group, run_id)
-                        report.files_loaded += len(group)
-                        kinds[batch.spec.kind] = result.source
-                        rows[batch.spec.raw_table] = rows.get(batch.spec.raw_table, 0) + n
-                        if q:
-                            report.quarantined_by_source[result.source] = report.quarantined_by_source.get(result.source, 0) + q
-                    for key, value in result.state_updates.items():
-                        con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
-                                    [result.source, key, value, run_id, utcnow()])
-                    con.execute("commit")
-                except duckdb.Error as exc:
-                    con.execute("rollback")
-                    raise RuntimeError(f"storing partition {result.source} {result.partition} failed: "
-                                       f"{_first_line(exc)}; nothing of it was stored") from exc
-                for f in files:
-                    why = batches[f.path].refused.get(f.path)
-                    if why:
-                        f.status, f.problem = "rejected", why
-                        report.failures.append(FileRefusal(result.source, result.partition, f.path,
-                                                           f"[{result.source} {result.partition}] refused to load "
-                                                           f"{f.path}: {why}; the file is kept and listed by "
-                                                           "`bilateral quarantine`"))
-                for table, n in rows.items():
-                    report.rows_by_table[table] = report.rows_by_table.get(table, 0) + n
-                    report.rows_loaded += n
-            for kind, source in sorted(kinds.items()):
-                spec = specs[kind]
-                dup = _duplicates(con, spec, run_id)
+                if result.ok:
+                    _store_partition(con, result, todo.get(i, []), batches, run_id, report)
+            loaded = {batches[f.path].spec.kind: results[i].source for i, files in todo.items() for f in files}
+            for kind, source in sorted(loaded.items()):
+                dup = _duplicates(con, specs[kind], run_id)
                 if dup:
-                    report.notes.append(f"[{source}] {dup} record(s) of raw.{spec.raw_table} repeat a natural key "
-                                        f"({', '.join(spec.natural_key)}) within tonight's answers; the latest answer wins")
+                    report.notes.append(f"[{source}] {dup} record(s) of raw.{specs[kind].raw_table} repeat a natural key "
+                                        f"({', '.join(specs[kind].natural_key)}) within tonight's answers; "
+                                        "the latest answer wins")
         finally:
             for batch in prepared:
                 batch.drop()

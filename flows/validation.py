@@ -213,108 +213,114 @@ def _suite_failure(expectation: str, detail: str) -> dict:
     return {"expectation": expectation, "column": None, "severity": "fail", "sample": [], "detail": detail}
 
 
-def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
-             enabled_sources: list[str] | None = None, suites_dir: Path | None = None) -> ValidationReport:
-    """Run every suite (``suites``, else those of ``suites_dir``, else the shipped ones) against the
-    working warehouse; record results. Does not raise on failure. With ``enabled_sources``, suites
-    requiring a source not in it are skipped. A suite fails on a failed expectation of severity
-    ``fail`` (or one that raised, or a query that fails); failed ``warn`` expectations are reported
-    in its failures (and ``audit.validations``) with their severity but do not fail it."""
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
+def _enabled(suites: list[SuiteSpec], enabled_sources: list[str] | None) -> tuple[list[SuiteSpec], list[str]]:
+    """The suites whose sources are all enabled, and why the others are skipped."""
+    if enabled_sources is None:
+        return suites, []
+    skipped = [f"{s.name} (needs disabled source {', '.join(x for x in s.requires_sources if x not in enabled_sources)})"
+               for s in suites if any(x not in enabled_sources for x in s.requires_sources)]
+    return [s for s in suites if all(x in enabled_sources for x in s.requires_sources)], skipped
 
-    if suites is None and suites_dir is None:
-        raise ValueError("validate() needs the suites or the project's suites_dir")
-    suites = load_suites(suites_dir) if suites is None else suites
-    skipped = []
-    if enabled_sources is not None:
-        for spec in suites:
-            off = [src for src in spec.requires_sources if src not in enabled_sources]
-            if off:
-                skipped.append(f"{spec.name} (needs disabled source {', '.join(off)})")
-        suites = [s for s in suites if all(src in enabled_sources for src in s.requires_sources)]
-    for spec in suites:  # a suite built in code gets the same severity check as a file
-        for expectation in spec.expectations:
-            severity(expectation)
+
+def _context(gx_root: Path):
+    """A file-mode GX context under ``gx_root`` (no progress bars) and its pandas datasource."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     gx_root = Path(gx_root)
     gx_root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     ctx.variables.save()
-    datasource = ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
-    results: list[SuiteResult] = []
-    frames, query_errors = {}, {}
+    return ctx, ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
+
+
+def _frames(db_path: Path, suites: list[SuiteSpec], run_id: str) -> tuple[dict, dict[str, str]]:
+    """Each suite's batch as a pandas DataFrame from a read-only DuckDB query; errors by suite."""
+    frames, errors = {}, {}
     with connect(db_path, read_only=True) as con:
         for spec in suites:
             try:
                 frames[spec.name] = con.execute(render_query(spec, run_id)).df()
             except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
-                query_errors[spec.name] = f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
-    for spec in suites:
-        if spec.name in query_errors:
-            where = spec.query_path or "the suite's query"
-            results.append(SuiteResult(spec.name, False, 0, 1, 0,
-                                       [_suite_failure("query", f"{where} failed {query_errors[spec.name]}")]))
-            continue
-        df = frames[spec.name]
-        if spec.quarantine and not set(IDENTITY) <= set(df.columns):
-            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
-                "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")]))
-            continue
-        try:
-            asset = datasource.get_asset(spec.name)
-        except LookupError:
-            asset = datasource.add_dataframe_asset(spec.name)
-        try:
-            batch_def = asset.get_batch_definition("whole")
-        except (KeyError, LookupError, ValueError):
-            batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        try:
-            suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
-            vd = ctx.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
-            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
-            if spec.quarantine:
-                result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20,
-                                 "unexpected_index_column_names": IDENTITY}
-            checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-                name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[], result_format=result_format))
-            cp_result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id))
-            vr = next(iter(cp_result.run_results.values()))
-        except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
-            message = " ".join(str(exc).split())[:300]
-            results.append(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
-                "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")]))
-            continue
-        failures = _failures(vr)
-        if len(vr.results) != len(spec.expectations):
-            failures.append(_suite_failure("suite", f"(GX returned {len(vr.results)} results for "
-                                                    f"{len(spec.expectations)} expectations)"))
-        elif not vr.success and not failures:
-            failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
-        blocking = [f for f in failures if f["severity"] == "fail"]
-        stats = vr.statistics or {}
-        refused = _refused(spec, vr, df) if spec.quarantine and blocking else []
-        results.append(SuiteResult(spec.name, not blocking,
-                                   int(stats.get("evaluated_expectations", len(spec.expectations))),
-                                   len(blocking), len(df), failures, warnings=len(failures) - len(blocking),
-                                   refused=refused, quarantine=spec.quarantine))
+                errors[spec.name] = f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
+    return frames, errors
+
+
+def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult:
+    """One checkpoint on one batch. An invalid suite or one GX cannot run fails, never passes."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    if spec.quarantine and not set(IDENTITY) <= set(df.columns):
+        return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+            "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")])
+    try:
+        asset = datasource.get_asset(spec.name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(spec.name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except (KeyError, LookupError, ValueError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+    if spec.quarantine:  # name the refused records
+        result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20,
+                         "unexpected_index_column_names": IDENTITY}
+    try:
+        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
+        vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
+        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[], result_format=result_format))
+        vr = next(iter(checkpoint.run(batch_parameters={"dataframe": df},
+                                      run_id=RunIdentifier(run_name=run_id)).run_results.values()))
+    except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
+        message = " ".join(str(exc).split())[:300]
+        return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+            "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")])
+    failures = _failures(vr)
+    if len(vr.results) != len(spec.expectations):
+        failures.append(_suite_failure("suite", f"(GX returned {len(vr.results)} results for "
+                                                f"{len(spec.expectations)} expectations)"))
+    elif not vr.success and not failures:
+        failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
+    blocking = [f for f in failures if f["severity"] == "fail"]
+    evaluated = int((vr.statistics or {}).get("evaluated_expectations", len(spec.expectations)))
+    return SuiteResult(spec.name, not blocking, evaluated, len(blocking), len(df), failures,
+                       warnings=len(failures) - len(blocking), quarantine=spec.quarantine,
+                       refused=_refused(spec, vr, df) if spec.quarantine and blocking else [])
+
+
+def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
+             enabled_sources: list[str] | None = None, suites_dir: Path | None = None) -> ValidationReport:
+    """Run every suite (``suites``, else those of ``suites_dir``) against the working warehouse;
+    record results. Does not raise on failure. With ``enabled_sources``, suites requiring a source
+    not in it are skipped. A suite fails on a failed expectation of severity ``fail`` (or one that
+    raised, or a query that fails); failed ``warn`` expectations are reported in its failures (and
+    ``audit.validations``) with their severity but do not fail it."""
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    if suites is None and suites_dir is None:
+        raise ValueError("validate() needs the suites or the project's suites_dir")
+    suites, skipped = _enabled(load_suites(suites_dir) if suites is None else suites, enabled_sources)
+    for spec in suites:  # a suite built in code gets the same severity check as a file
+        for expectation in spec.expectations:
+            severity(expectation)
+    ctx, datasource = _context(gx_root)
+    frames, query_errors = _frames(db_path, suites, run_id)
+    results = [SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
+                   "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
+               if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id) for s in suites]
     ctx.build_data_docs()
-    docs = ""
     try:
         docs = ctx.get_docs_sites_urls()[0]["site_url"] or ""
     except (IndexError, KeyError):
-        pass
-    report = ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs, skipped=skipped)
+        docs = ""
     with connect(db_path) as con:
-        for r in results:
+        for r, spec in zip(results, suites):
             con.execute("insert into audit.validations values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [run_id, r.suite, next(s.query for s in suites if s.name == r.suite), r.success, r.evaluated,
-                         r.failed, r.rows_checked, json.dumps(r.failures), utcnow()])
-    return report
+                        [run_id, r.suite, spec.query, r.success, r.evaluated, r.failed, r.rows_checked,
+                         json.dumps(r.failures), utcnow()])
+    return ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs, skipped=skipped)
 
 
 def require_success(report: ValidationReport) -> None:
