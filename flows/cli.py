@@ -243,24 +243,35 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str) -> None:
         print(f"({len(rows)} rows)")
 
 
+def _is_empty_sql(query: str) -> bool:
+    import re
+
+    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", query, flags=re.DOTALL)
+    return not without_comments.strip().strip(";").strip()
+
+
 def cmd_sql(args) -> int:
     config = _load_config(args)
     import duckdb
 
+    from flows.readonly import connect_read_only, explain_refusal
+
     path = config.duckdb_path if args.working else config.published_dir / "bilateral.duckdb"
+    if _is_empty_sql(args.query):
+        print("bilateral: sql: the query is empty (only blanks or comments); e.g. "
+              "bilateral sql \"select * from meta.tables\"", file=sys.stderr)
+        return EXIT_CONFIG
     if not path.exists():
         print(f"bilateral: {path} does not exist yet; run `bilateral run` first", file=sys.stderr)
         return EXIT_FAILED
     try:
-        con = duckdb.connect(str(path), read_only=True)
-        try:
+        with connect_read_only(path) as con:
             cur = con.execute(args.query)
             columns = [d[0] for d in cur.description or []]
             rows = cur.fetchall() if columns else []
-        finally:
-            con.close()
     except duckdb.Error as exc:
-        print(f"bilateral: query failed on {path}: {exc}", file=sys.stderr)
+        refused = explain_refusal(exc)
+        print(f"bilateral: sql on {path}: {refused or 'query failed: ' + str(exc)}", file=sys.stderr)
         return EXIT_FAILED
     _emit(columns, rows, args.format)
     return EXIT_OK

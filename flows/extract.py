@@ -42,13 +42,14 @@ def extract_period(run: RunContext, source: str, period: str, partitions: list[P
             result = connector.extract(partition, lander)
         except SourceUnavailable as exc:
             run.circuits[source].trip(exc, period)
-            raise
+            raise type(exc)(exc.source, run.redactor.scrub(exc.where), run.redactor.scrub(exc.problem),
+                            run.redactor.scrub(exc.hint)) from None
         except SourceError as exc:
             result = ExtractResult(source, partition.key, partition.period, files=lander.files[first_file:],
-                                   error=str(exc))
+                                   error=run.redactor.scrub(exc))
             for f in result.files:
                 if f.status == "landed":
-                    lander.reject(f, f"partition {partition.key} failed: {exc.problem}")
+                    lander.reject(f, f"partition {partition.key} failed: {run.redactor.scrub(exc.problem)}")
         run.complete(result)
         out.append(result)
     return out

@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
-from flows.errors import SourceUnavailable
+from flows.errors import SourceError, SourceUnavailable
+from flows.secrets import Redactor, is_secret_header
 
 if TYPE_CHECKING:
     from flows.sources.base import SourceSettings
@@ -154,6 +155,9 @@ class HttpClient:
         key = request_key(self.source.base_url, url, self.secret_params)
         redacted = redact(url, self.secret_params)
         send_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", **(headers or {})}
+        # the request's own secrets (query parameters, credential headers) never reach an error text
+        scrub = Redactor([v for k, v in parse_qsl(urlsplit(url).query) if k in self.secret_params]
+                         + [v for k, v in send_headers.items() if is_secret_header(k)]).scrub
         last_problem = ""
         for attempt in range(self.source.max_retries + 1):
             self._pace()
@@ -161,14 +165,16 @@ class HttpClient:
             try:
                 resp = self.transport.send(self.source.name, url, key, send_headers, self.source.timeout_seconds)
             except TransportError as exc:
-                last_problem = str(exc)
+                last_problem = scrub(str(exc).replace(url, redacted))
                 delay = self.backoff(attempt)
+            except SourceError as exc:  # e.g. a replay without this request: named by its redacted URL
+                raise type(exc)(exc.source, redacted, scrub(exc.problem.replace(url, redacted)), exc.hint) from None
             else:
                 resp.redacted_url = redacted
                 resp.url = redacted
                 if resp.status not in RETRY_STATUSES and not (retryable and retryable(resp)):
                     return resp
-                last_problem = f"HTTP {resp.status}: {resp.text()[:200]!r}"
+                last_problem = scrub(f"HTTP {resp.status}: {resp.text()[:200]!r}")
                 delay = self.backoff(attempt)
                 if resp.status in (429, 503):
                     after = _retry_after_seconds(resp.headers.get("retry-after"))

@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from flows.http import HttpResponse
 from flows.recording import extension_for
@@ -60,8 +60,8 @@ class FileSequence:
 
 class Lander:
     def __init__(self, landing_dir: Path, source: str, run_date: str, run_id: str,
-                 sequence: FileSequence | None = None) -> None:
-        self.source, self.run_id = source, run_id
+                 sequence: FileSequence | None = None, scrub: Callable[[str], str] = str) -> None:
+        self.source, self.run_id, self.scrub = source, run_id, scrub
         self.dir = Path(landing_dir) / source / run_date / run_id
         self.sequence = sequence or FileSequence(self.dir)
         self.files: list[LandedFile] = []
@@ -117,7 +117,7 @@ class Lander:
 
     def reject(self, landed: LandedFile, problem: str) -> None:
         """Mark a landed file as not loadable (error body, malformed payload); it stays for inspection."""
-        landed.status, landed.problem = "rejected", problem
+        landed.status, landed.problem = "rejected", self.scrub(problem)
         self._append_manifest(landed)
 
     def _append_manifest(self, landed: LandedFile) -> None:

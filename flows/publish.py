@@ -1,18 +1,26 @@
-"""Publish the validated marts: a read-only DuckDB file and Parquet, each replaced atomically.
+"""Publish the validated marts as one publication, all or nothing.
 
-- ``published/bilateral.duckdb``: schema ``marts`` (every table dbt built in the working
-  warehouse's ``marts`` schema, with dbt's table and column descriptions as DuckDB comments) and
-  schema ``meta`` (publication run, checksums, row counts). Written to a temporary file in the same
-  folder in a storage format DuckDB 1.x clients can open, then ``os.replace``-d over the old one:
-  readers holding the old file keep their snapshot; a failed or crashed run leaves it untouched.
-- ``published/parquet/current/<table>.parquet``: ``current`` is a symlink swapped atomically to the
-  folder of the newest publication.
+A publication is a folder ``published/releases/<run_id>/`` holding everything readers use:
+``bilateral.duckdb`` (schema ``marts``: every table dbt built in the working warehouse's ``marts``
+schema, with dbt's table and column descriptions as DuckDB comments; schema ``meta``: publication
+run, checksums, row counts), ``parquet/<table>.parquet`` (each file carrying its column descriptions
+and the run id in its key-value metadata) and ``manifest.json``. It is written in full (files and
+folder fsync-ed) under a temporary name, renamed into place, and only then made current by ONE
+atomic switch: the symlink ``published/current`` is replaced. The stable paths readers use,
+``published/bilateral.duckdb`` and ``published/parquet``, are symlinks through ``current`` that
+never change, so a reader opening either sees one publication or the next, never a mix, and a
+connection keeps the publication it opened.
 
-If the marts' content checksum equals the published one, nothing is rewritten: re-running the
-same night leaves the published file byte-identical.
+A crash before the switch leaves the previous publication current and untouched (the half-written
+folder is removed at the next start); after the switch, the new one is complete. Old publications
+are pruned by publication order (run ids sort by time), never the current or the previous one;
+a folder is renamed to ``.trash-*`` before it is deleted, so an interrupted prune never leaves a
+half-deleted publication visible. If the marts' content checksum equals the current publication's,
+nothing is rewritten.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,10 +30,13 @@ from pathlib import Path
 import duckdb
 
 from flows.errors import PublishError
+from flows.run_markers import marker
 from flows.warehouse import utcnow
 
 STORAGE_VERSION = "v1.5.0"  # readable by DuckDB 1.5+ clients bundled in BI tools
-KEEP_PARQUET_VERSIONS = 3
+KEEP_RELEASES = 3
+MANIFEST = "manifest.json"
+COMPLETE = "COMPLETE"
 
 
 @dataclass
@@ -36,10 +47,15 @@ class PublishReport:
     tables: dict[str, int] = field(default_factory=dict)
     duckdb_path: str = ""
     parquet_dir: str = ""
+    release: str = ""
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def table_checksum(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> tuple[int, str]:
@@ -56,27 +72,115 @@ def content_checksum(con: duckdb.DuckDBPyConnection, catalog: str, schema: str =
         "select table_name from duckdb_tables() where database_name = ? and schema_name = ? order by table_name",
         [catalog, schema]).fetchall()]
     per_table = {t: table_checksum(con, catalog, schema, t) for t in tables}
-    import hashlib
-
     overall = hashlib.sha256(json.dumps(per_table, sort_keys=True).encode()).hexdigest()
     return overall, per_table
 
 
-def published_checksum(path: Path) -> str | None:
-    if not Path(path).exists():
+# --- the folder layout ---------------------------------------------------------------------------
+def releases_dir(published: Path) -> Path:
+    return Path(published) / "releases"
+
+
+def current_release(published: Path) -> Path | None:
+    """The current publication's folder (None before the first publication)."""
+    link = Path(published) / "current"
+    if not link.is_symlink():
+        return None
+    target = (link.parent / os.readlink(link)).resolve()
+    return target if (target / COMPLETE).exists() else None
+
+
+def current_manifest(published: Path) -> dict | None:
+    release = current_release(published)
+    if release is None:
         return None
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
+        return json.loads((release / MANIFEST).read_text())
+    except (OSError, ValueError):
         return None
+
+
+def published_checksum(published: Path) -> str | None:
+    manifest = current_manifest(published)
+    return manifest.get("checksum") if manifest else None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        return con.execute("select checksum from meta.publication").fetchone()[0]
-    except duckdb.Error:
-        return None
+        os.fsync(fd)
     finally:
-        con.close()
+        os.close(fd)
 
 
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            _fsync(path)
+    for path in sorted([p for p in folder.rglob("*") if p.is_dir()] + [folder], key=lambda p: -len(p.parts)):
+        _fsync(path)
+
+
+def _symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` atomically (a new link renamed over the old name)."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def _trash(path: Path) -> None:
+    """Remove a folder so that no half-deleted copy stays visible: rename first, then delete."""
+    trash = path.with_name(f".trash-{path.name}")
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def recover(published: Path) -> list[str]:
+    """Finish or undo what a crashed publish left: half-written release folders, trash, temporary
+    links. Returns what it removed (for the run's notes)."""
+    published = Path(published)
+    removed = []
+    releases = releases_dir(published)
+    for path in [*(releases.glob(".*") if releases.exists() else []), *published.glob(".trash-*"),
+                 *published.glob(".*.link"), *published.glob(".bilateral.duckdb.*.tmp*")]:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    for path in (releases.iterdir() if releases.exists() else []):
+        if path.is_dir() and not (path / COMPLETE).exists() and path != current_release(published):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    return removed
+
+
+def _stable_links(published: Path) -> None:
+    """``bilateral.duckdb`` and ``parquet`` point through ``current``; an older layout (a plain file
+    and a folder of Parquet versions) is replaced, the file atomically."""
+    for name, target in (("bilateral.duckdb", "current/bilateral.duckdb"), ("parquet", "current/parquet")):
+        path = published / name
+        if path.is_symlink() and os.readlink(path) == target:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            _trash(path)
+        _symlink(path, target)
+
+
+def _prune(published: Path, keep: int = KEEP_RELEASES) -> None:
+    releases = sorted(p for p in releases_dir(published).iterdir() if p.is_dir() and not p.name.startswith("."))
+    current = current_release(published)
+    protected = {current} | ({releases[releases.index(current) - 1]} if current in releases and releases.index(current) else set())
+    for old in releases[:-keep]:
+        if old not in protected:
+            marker("publish:pruning")
+            _trash(old)
+
+
+# --- writing a publication -----------------------------------------------------------------------
 def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
     comment = con.execute("select comment from duckdb_tables() where database_name = 'wh' and schema_name = 'marts' "
                           "and table_name = ?", [table]).fetchone()
@@ -87,20 +191,22 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
         con.execute(f"comment on column out.marts.{_q(table)}.{_q(col)} is {_sql_str(text)}")
 
 
-def _sql_str(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[dict]:
+    return [{"name": c, "type": t, "description": d or ""} for c, t, d in con.execute(
+        "select column_name, data_type, comment from duckdb_columns() where database_name = 'wh' "
+        "and schema_name = 'marts' and table_name = ? order by column_index", [table]).fetchall()]
 
 
-def _write_duckdb(con: duckdb.DuckDBPyConnection, tmp: Path, run_id: str, checksum: str,
+def _write_duckdb(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, published_at, checksum: str,
                   per_table: dict[str, tuple[int, str]]) -> None:
-    con.execute(f"attach {_sql_str(str(tmp))} as out (storage_version '{STORAGE_VERSION}')")
+    con.execute(f"attach {_sql_str(str(path))} as out (storage_version '{STORAGE_VERSION}')")
     con.execute("create schema out.marts")
     con.execute("create schema out.meta")
     for table in per_table:
         con.execute(f"create table out.marts.{_q(table)} as select * from wh.marts.{_q(table)}")
         _copy_comments(con, table)
     con.execute("create table out.meta.publication as select ? as run_id, ? as published_at, ? as checksum, "
-                "? as storage_version", [run_id, utcnow(), checksum, STORAGE_VERSION])
+                "? as storage_version", [run_id, published_at, checksum, STORAGE_VERSION])
     con.execute("create table out.meta.tables (table_name varchar, row_count bigint, checksum varchar, description varchar)")
     for table, (rows, digest) in per_table.items():
         desc = con.execute("select comment from duckdb_tables() where database_name = 'out' and schema_name = 'marts' "
@@ -109,54 +215,67 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, tmp: Path, run_id: str, checks
     con.execute("detach out")
 
 
-def _write_parquet(con: duckdb.DuckDBPyConnection, parquet_root: Path, run_id: str, tables: list[str]) -> Path:
-    version_dir = parquet_root / run_id
-    tmp_dir = parquet_root / f".{run_id}.tmp"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, checksum: str, tables: list[str]) -> None:
+    folder.mkdir()
     for table in tables:
-        target = tmp_dir / f"{table}.parquet"
-        con.execute(f"copy (select * from wh.marts.{_q(table)}) to {_sql_str(str(target))} "
-                    "(format parquet, compression zstd)")
-    shutil.rmtree(version_dir, ignore_errors=True)
-    tmp_dir.rename(version_dir)
-    link_tmp = parquet_root / ".current.tmp"
-    if link_tmp.is_symlink() or link_tmp.exists():
-        link_tmp.unlink()
-    link_tmp.symlink_to(version_dir.name, target_is_directory=True)
-    os.replace(link_tmp, parquet_root / "current")
-    versions = sorted((p for p in parquet_root.iterdir() if p.is_dir() and not p.is_symlink()
-                       and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
-    for old in versions[:-KEEP_PARQUET_VERSIONS]:
-        shutil.rmtree(old, ignore_errors=True)
-    return parquet_root / "current"
+        meta = {"bilateral_run_id": run_id, "bilateral_checksum": checksum, "bilateral_table": table,
+                "bilateral_columns": json.dumps({c["name"]: c["description"] for c in _columns(con, table)})}
+        kv = ", ".join(f"{k}: {_sql_str(v)}" for k, v in meta.items())
+        con.execute(f"copy (select * from wh.marts.{_q(table)}) to {_sql_str(str(folder / f'{table}.parquet'))} "
+                    f"(format parquet, compression zstd, kv_metadata {{{kv}}})")
 
 
 def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
-    published_dir = Path(published_dir)
-    published_dir.mkdir(parents=True, exist_ok=True)
-    dst = published_dir / "bilateral.duckdb"
-    tmp = published_dir / f".bilateral.duckdb.{run_id}.tmp"
+    published = Path(published_dir)
+    releases = releases_dir(published)
+    releases.mkdir(parents=True, exist_ok=True)
+    recover(published)
     con = duckdb.connect()
+    staging = releases / f".{run_id}.tmp"
+    final = releases / run_id
     try:
         con.execute(f"attach {_sql_str(str(Path(db_path).resolve()))} as wh (read_only)")
         checksum, per_table = content_checksum(con, "wh")
         if not per_table:
             raise PublishError(f"no tables in schema marts of {db_path}; nothing to publish (did dbt build run?)")
         tables = {t: rows for t, (rows, _) in per_table.items()}
-        parquet_current = published_dir / "parquet" / "current"
-        if published_checksum(dst) == checksum and parquet_current.exists():
-            return PublishReport(False, True, checksum, tables, str(dst), str(parquet_current))
-        for leftover in published_dir.glob(".bilateral.duckdb.*.tmp*"):
-            leftover.unlink()
-        _write_duckdb(con, tmp, run_id, checksum, per_table)
-        parquet = _write_parquet(con, published_dir / "parquet", run_id, list(per_table))
-    except duckdb.Error as exc:
-        tmp.unlink(missing_ok=True)
-        raise PublishError(f"publishing failed ({exc}); the previously published files are untouched") from exc
+        if published_checksum(published) == checksum:
+            _stable_links(published)
+            current = current_release(published)
+            return PublishReport(False, True, checksum, tables, str(published / "bilateral.duckdb"),
+                                 str(published / "parquet"), current.name if current else "")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        published_at = utcnow()
+        _write_duckdb(con, staging / "bilateral.duckdb", run_id, published_at, checksum, per_table)
+        _write_parquet(con, staging / "parquet", run_id, checksum, list(per_table))
+        manifest = {"run_id": run_id, "published_at": published_at.isoformat(), "checksum": checksum,
+                    "storage_version": STORAGE_VERSION,
+                    "tables": {t: {"rows": rows, "checksum": digest, "columns": _columns(con, t)}
+                               for t, (rows, digest) in per_table.items()}}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+        (staging / COMPLETE).write_text(f"{run_id}\n")
+    except (duckdb.Error, OSError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PublishError(f"publishing failed ({type(exc).__name__}: {exc}); the current publication is "
+                           "untouched") from exc
     finally:
         con.close()
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, dst)
-    return PublishReport(True, False, checksum, tables, str(dst), str(parquet))
+    try:
+        _fsync_tree(staging)
+        if final.exists():
+            _trash(final)
+        os.replace(staging, final)
+        _fsync(releases)
+        marker("publish:release_written")
+        _symlink(published / "current", f"releases/{run_id}")  # the one switch
+        _fsync(published)
+        marker("publish:switched")
+        _stable_links(published)
+        _prune(published)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PublishError(f"publishing failed while switching to {final} ({type(exc).__name__}: {exc}); "
+                           f"readers still see {current_release(published) or 'no publication'}") from exc
+    return PublishReport(True, False, checksum, tables, str(published / "bilateral.duckdb"), str(published / "parquet"),
+                         run_id)

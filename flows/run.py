@@ -23,6 +23,7 @@ from flows.errors import BilateralError
 from flows.http import HttpClient, LiveTransport, Transport
 from flows.landing import FileSequence, Lander
 from flows.recording import ReplayTransport
+from flows.secrets import Redactor, redacting
 from flows.sources import discover_sources
 from flows.sources.base import Circuit, ExtractResult, Source
 
@@ -114,6 +115,9 @@ class RunContext:
         self.db = config.duckdb_path
         self.summary = RunSummary(run_id=self.run_id, run_date=run_date.isoformat(), mode=mode)
         self.circuits = {name: Circuit(name) for name in selected}
+        #: tonight's secret values: scrubbed from every message, audit row, log record and artifact
+        self.redactor = Redactor(config.sources[name].api_key() for name in selected
+                                 if config.sources[name].api_key_env or config.sources[name].api_key_secret_block)
         self._sequences: dict[str, FileSequence] = {}
         self._completed: dict[tuple[str, str], ExtractResult] = {}
         self._lock = threading.Lock()
@@ -123,8 +127,8 @@ class RunContext:
     @contextmanager
     def running(self) -> Iterator["RunContext"]:
         """Hold the warehouse lock, prepare the sample (sample mode), open the audit row, and close it
-        however the run ends."""
-        with single_run_lock(self.config.warehouse_dir):
+        however the run ends. Log records are scrubbed of tonight's secrets meanwhile."""
+        with redacting(self.redactor), single_run_lock(self.config.warehouse_dir):
             sample = None
             if self.mode == "sample":
                 from flows.sample import ensure_sample
@@ -145,6 +149,8 @@ class RunContext:
                 raise
             except BaseException as exc:
                 self.finish("failed", f"{type(exc).__name__}: {exc}", raise_on_failure=False)
+                if self.redactor and self.redactor.scrub(exc) != str(exc):
+                    raise BilateralError(self.redactor.scrub(exc)) from None
                 raise
             finally:
                 self.summary.durations["flow_total"] = round(time.perf_counter() - self._clock, 3)
@@ -170,15 +176,17 @@ class RunContext:
         warehouse.record_steps(self.db, self.run_id, [{
             "step": record.name, "source": record.source, "status": record.status, "seconds": seconds,
             "started_at": started_at or datetime.now(timezone.utc), "files": record.files, "rows": record.rows,
-            "message": record.message[:4000]}])
+            "message": self.redactor.scrub(record.message)[:4000]}])
 
     def finish(self, status: str, message: str = "", raise_on_failure: bool = True) -> RunSummary:
         from flows import quarantine
 
         s = self.summary
-        s.status, s.message = status, message
+        s.status, s.message = status, self.redactor.scrub(message)
+        s.notes = [self.redactor.scrub(n) for n in s.notes]
+        s.source_errors = {k: [self.redactor.scrub(e) for e in v] for k, v in s.source_errors.items()}
         s.quarantined_total = sum(c["total"] for c in quarantine.counts(self.db).values())
-        warehouse.finish_run(self.db, self.run_id, status, message, sum(s.rows_landed.values()),
+        warehouse.finish_run(self.db, self.run_id, status, s.message, sum(s.rows_landed.values()),
                              sum(s.rows_loaded.values()), s.published, s.durations)
         _summary_artifact(s)
         if status == "failed" and raise_on_failure:
@@ -208,7 +216,7 @@ class RunContext:
             if name not in self._sequences:
                 self._sequences[name] = FileSequence(landing / name / self.summary.run_date / self.run_id)
             sequence = self._sequences[name]
-        return Lander(landing, name, self.summary.run_date, self.run_id, sequence=sequence)
+        return Lander(landing, name, self.summary.run_date, self.run_id, sequence=sequence, scrub=self.redactor.scrub)
 
     def completed(self, source: str, partition: str) -> ExtractResult | None:
         """A partition an earlier attempt of its task already finished (a retry fetches only the rest)."""
@@ -225,7 +233,7 @@ class RunContext:
 
     def source_failed(self, source: str, problem: str) -> None:
         self.summary.source_status[source] = "failed"
-        self.summary.source_errors.setdefault(source, []).append(problem)
+        self.summary.source_errors.setdefault(source, []).append(self.redactor.scrub(problem))
 
     def quarantined(self, source: str, n: int) -> None:
         if n:

@@ -97,7 +97,7 @@ class SampleRun:
 
     @property
     def parquet_dir(self) -> Path:
-        return self.warehouse_dir / "published" / "parquet" / "current"
+        return self.warehouse_dir / "published" / "parquet"
 
     def query(self, sql: str, params=None, published: bool = True) -> list[tuple]:
         import duckdb

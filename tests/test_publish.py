@@ -35,8 +35,8 @@ def test_publish_swaps_atomically_and_old_readers_keep_their_snapshot(tmp_path):
     assert fresh.execute("select comment from duckdb_columns() where table_name = 'pairs' and column_name = 'total'"
                          ).fetchone()[0] == "Total trade, US$"
     fresh.close()
-    assert duckdb.execute(f"select count(*) from '{out}/parquet/current/pairs.parquet'").fetchone()[0] == 2
-    assert not list(out.glob(".*.tmp*")), "no temporary files left behind"
+    assert duckdb.execute(f"select count(*) from '{out}/parquet/pairs.parquet'").fetchone()[0] == 2
+    assert not list(out.rglob(".*.tmp*")), "no temporary files left behind"
 
 
 def test_published_file_is_in_a_storage_version_duckdb_1x_reads(tmp_path):
