@@ -8,7 +8,10 @@ the value and what is allowed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import re
 import sys
 import time
 from datetime import date, datetime, timezone
@@ -16,7 +19,9 @@ from pathlib import Path
 
 _T_START = time.perf_counter()
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+#: 0 success; 1 the run failed (its summary or message says why); 2 bad configuration or arguments;
+#: 3 another run holds the warehouse (nothing was changed: try again later)
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _add_project_arg(p: argparse.ArgumentParser) -> None:
@@ -163,15 +168,27 @@ def _print_summary(summary) -> None:
 
 
 class _QuietRunFailure:
-    """Logging filter: a failed run is reported by the CLI's summary, not by Prefect's traceback."""
+    """Logging filter: a failed run is reported once, by the CLI (its summary or its one message), not
+    again by Prefect's "Encountered exception" record with the exception's repr and traceback (the
+    flow run's state in Prefect still says why it failed)."""
 
     def filter(self, record) -> bool:
         from flows.errors import BilateralError
 
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, BilateralError):
-            record.exc_info, record.exc_text = None, None
-        return True
+            return False
+        if isinstance(exc, asyncio.CancelledError) and record.name.startswith("prefect.server"):
+            return False  # the local Prefect server cancelled while the process ends early (a failed run)
+        failed = _FAILED_STATE.search(record.getMessage())  # "Finished in state Failed('... exception X: ...')"
+        return not (failed and failed.group(1) in _error_names(BilateralError))
+
+
+_FAILED_STATE = re.compile(r"Finished in state Failed\('(?:Task|Flow) run encountered an exception (\w+):")
+
+
+def _error_names(cls: type) -> set[str]:
+    return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _error_names(sub))}
 
 
 def cmd_run(args, backfill=None) -> int:
@@ -181,12 +198,11 @@ def cmd_run(args, backfill=None) -> int:
     if args.replay and not Path(args.replay).is_dir():
         print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
         return EXIT_CONFIG
-    import logging
-
-    from flows.errors import BilateralError
+    from flows.errors import BilateralError, RunLocked
     from flows.nightly import RunFailed, nightly
 
-    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine"):
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine",
+                 "prefect.server.services.task_run_recorder"):
         logging.getLogger(name).addFilter(_QuietRunFailure())
     try:
         summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
@@ -195,6 +211,9 @@ def cmd_run(args, backfill=None) -> int:
     except RunFailed as exc:
         _print_summary(exc.summary)
         return EXIT_FAILED
+    except RunLocked as exc:
+        print(f"bilateral: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except BilateralError as exc:
         print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -244,8 +263,6 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str) -> None:
 
 
 def _is_empty_sql(query: str) -> bool:
-    import re
-
     without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", query, flags=re.DOTALL)
     return not without_comments.strip().strip(";").strip()
 
@@ -366,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     import flows  # noqa: F401 - runtime defaults (telemetry off, Prefect home) before anything else
 
     args = build_parser().parse_args(argv)
+    # a log handler that cannot write (e.g. dbt's log file on a full disk) must not print its own
+    # traceback over the run's one message
+    logging.raiseExceptions = False
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve,
                "new-source": cmd_new_source, "quarantine": cmd_quarantine}[args.command]

@@ -51,3 +51,20 @@ class ValidationFailed(BilateralError):
 
 class PublishError(BilateralError):
     """Publishing failed; the previously published warehouse is untouched."""
+
+
+class RunLocked(BilateralError):
+    """Another run holds the warehouse (one writer per warehouse): try again when it has finished."""
+
+
+class WarehouseLocked(BilateralError):
+    """Another process (an analyst's client, a BI tool) holds the working DuckDB file."""
+
+
+class StorageError(BilateralError):
+    """The file system refused a write or a read (full, read-only, permission denied): the run ends,
+    nothing half-written stays behind, and the published outputs are untouched."""
+
+    def __init__(self, path: object, action: str, reason: str, todo: str) -> None:
+        self.path, self.action, self.reason, self.todo = str(path), action, reason, todo
+        super().__init__(f"cannot {action} {path}: {reason}; {todo}")

@@ -14,6 +14,7 @@ from collections import defaultdict
 from flows import warehouse
 from flows.errors import SourceError, SourceUnavailable
 from flows.run import RunContext
+from flows.run_markers import marker
 from flows.sources.base import ExtractResult, Partition
 
 
@@ -52,6 +53,7 @@ def extract_period(run: RunContext, source: str, period: str, partitions: list[P
                     lander.reject(f, f"partition {partition.key} failed: {run.redactor.scrub(exc.problem)}")
         run.complete(result)
         out.append(result)
+        marker("extract:landed")
     return out
 
 

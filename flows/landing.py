@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 from flows.http import HttpResponse
 from flows.recording import extension_for
+from flows.storage import guarded, remove_quietly
 
 
 @dataclass
@@ -71,16 +72,12 @@ class Lander:
         return self.dir / f"{self.sequence.next():06d}_{slug}.{ext}"
 
     def land(self, resp: HttpResponse, kind: str, load_params: dict[str, Any] | None = None) -> LandedFile:
-        self.dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind or "response")[:60]
         path = self._next_path(slug, extension_for(resp.content_type, resp.key))
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(resp.body)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, path)
+        digest, size = self._write(path, (resp.body,))
         landed = LandedFile(run_id=self.run_id, source=self.source, kind=kind, path=str(path),
-                            request_url=resp.redacted_url, http_status=resp.status, bytes=len(resp.body),
-                            sha256=hashlib.sha256(resp.body).hexdigest(), fetched_at=resp.fetched_at,
+                            request_url=resp.redacted_url, http_status=resp.status, bytes=size,
+                            sha256=digest, fetched_at=resp.fetched_at,
                             origin=resp.origin, synthetic=resp.synthetic, load_params=dict(load_params or {}))
         self.files.append(landed)
         self._append_manifest(landed)
@@ -91,29 +88,37 @@ class Lander:
         """Land a file derived from a landed response (e.g. the CSV inside a landed zip), streamed
         chunk by chunk; it inherits the parent's URL, status, origin and synthetic flag. If ``chunks``
         raises, nothing is landed and the exception propagates."""
-        self.dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind or "derived")[:60]
         path = self._next_path(slug, ext)
-        tmp = path.with_name(path.name + ".part")
-        digest, size = hashlib.sha256(), 0
-        try:
-            with tmp.open("wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, path)
+        digest, size = self._write(path, chunks)
         landed = LandedFile(run_id=self.run_id, source=self.source, kind=kind, path=str(path),
                             request_url=parent.request_url, http_status=parent.http_status, bytes=size,
-                            sha256=digest.hexdigest(), fetched_at=parent.fetched_at, origin=parent.origin,
+                            sha256=digest, fetched_at=parent.fetched_at, origin=parent.origin,
                             synthetic=parent.synthetic, load_params=dict(load_params or {}))
         self.files.append(landed)
         self._append_manifest(landed)
         return landed
+
+    def _write(self, path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Write ``path`` through ``<name>.part`` (renamed when complete, then read-only); returns its
+        sha256 and size. On any failure the .part file is removed: a disk-full or read-only folder
+        becomes a StorageError naming the path; other errors (e.g. a corrupt zip member) propagate."""
+        tmp = path.with_name(path.name + ".part")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with guarded(path, "land a response as"):
+                self.dir.mkdir(parents=True, exist_ok=True)
+                with tmp.open("wb") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+        return digest.hexdigest(), size
 
     def reject(self, landed: LandedFile, problem: str) -> None:
         """Mark a landed file as not loadable (error body, malformed payload); it stays for inspection."""
@@ -121,5 +126,6 @@ class Lander:
         self._append_manifest(landed)
 
     def _append_manifest(self, landed: LandedFile) -> None:
-        with (self.dir / "manifest.jsonl").open("a", encoding="utf-8") as fh:
+        manifest = self.dir / "manifest.jsonl"
+        with guarded(manifest, "append to the landing manifest"), manifest.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(asdict(landed), sort_keys=True) + "\n")

@@ -27,6 +27,8 @@ from flows.landing import LandedFile
 from flows.sources import load_specs
 from flows.sources.base import ExtractResult
 from flows.sources.loadspec import LoadSpec, literal
+from flows.run_markers import marker
+from flows.storage import storage_fault
 from flows.warehouse import RAW_META_COLUMNS, connect, utcnow
 
 DEFAULT_MAX_BAD_SHARE = 0.01
@@ -303,9 +305,17 @@ def _batches(con: duckdb.DuckDBPyConnection, todo: dict[int, list[LandedFile]], 
     return by_file
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.Error:  # the transaction is already gone (e.g. the write that failed ended it)
+        pass
+
+
 def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, files: list[LandedFile],
                      batches: dict[str, _Batch], run_id: str, report: LoadReport) -> None:
     """One partition in one transaction: its files' records (or their refusal) and its state."""
+    marker("load:partition")
     con.execute("begin transaction")
     try:
         by_batch: dict[int, list[LandedFile]] = {}
@@ -328,7 +338,9 @@ def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, file
                         [result.source, key, value, run_id, utcnow()])
         con.execute("commit")
     except duckdb.Error as exc:
-        con.execute("rollback")
+        _rollback(con)
+        if storage_fault(exc, "", "") is not None:
+            raise  # connect() names the file and what to do
         raise RuntimeError(f"storing partition {result.source} {result.partition} failed: {_first_line(exc)}; "
                            "nothing of it was stored") from exc
     for f in files:

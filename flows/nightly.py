@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 
 from flows import extract, loading, publish, quarantine, transform, validation
 from flows.config import load_config
-from flows.errors import SourceUnavailable
+from flows.errors import SourceUnavailable, StorageError
 from flows.paths import find_project
 from flows.run import RunContext, RunFailed, RunSummary, Step
 from flows.sources.base import ExtractResult, Partition
@@ -81,13 +81,18 @@ def extract_and_land(run: RunContext) -> list[ExtractResult]:
             for period, partitions in extract.plan(run, source).items():
                 submitted.append((source, period, task_.submit(quote(run), source, period, partitions)))
         results: list[ExtractResult] = []
-        for source, period, future in submitted:
+        disk_fault: StorageError | None = None
+        for source, period, future in submitted:  # every task has ended before the step does
             future.wait()
             try:
                 results.extend(future.result())
+            except StorageError as exc:
+                disk_fault = disk_fault or exc
             except Exception as exc:  # noqa: BLE001 - reported; the other sources go on
                 results.extend(run.completed_in(source, period))
                 run.source_failed(source, str(exc))
+        if disk_fault:
+            raise disk_fault  # the disk, not a source: the whole run ends with one message
         extract.record_outcomes(run, results)
         step.rows = sum(run.summary.rows_landed.values())
     return results
@@ -155,6 +160,7 @@ def publish_marts(run: RunContext) -> publish.PublishReport:
         report = publish_task(quote(run))
         s = run.summary
         s.published, s.publish_unchanged, s.checksum, s.tables = report.published, report.unchanged, report.checksum, report.tables
+        s.notes.extend(report.notes)
         step.rows = sum(report.tables.values())
     return report
 

@@ -11,8 +11,9 @@ atomic switch: the symlink ``published/current`` is replaced. The stable paths r
 never change, so a reader opening either sees one publication or the next, never a mix, and a
 connection keeps the publication it opened.
 
-A crash before the switch leaves the previous publication current and untouched (the half-written
-folder is removed at the next start); after the switch, the new one is complete. Old publications
+A crash before the switch leaves the previous publication current and untouched (the folder it
+was writing, complete or not, is removed at the next start: it was never switched to); after the
+switch, the new one is complete. Old publications
 are pruned by publication order (run ids sort by time), never the current or the previous one;
 a folder is renamed to ``.trash-*`` before it is deleted, so an interrupted prune never leaves a
 half-deleted publication visible. If the marts' content checksum equals the current publication's,
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import duckdb
 
-from flows.errors import PublishError
+from flows.errors import BilateralError, PublishError, StorageError
 from flows.run_markers import marker
+from flows.storage import storage_fault
 from flows.warehouse import utcnow
 
 STORAGE_VERSION = "v1.5.0"  # readable by DuckDB 1.5+ clients bundled in BI tools
@@ -48,6 +50,7 @@ class PublishReport:
     duckdb_path: str = ""
     parquet_dir: str = ""
     release: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def _q(name: str) -> str:
@@ -151,8 +154,10 @@ def recover(published: Path) -> list[str]:
         else:
             shutil.rmtree(path, ignore_errors=True)
         removed.append(str(path))
+    current = current_release(published)
     for path in (releases.iterdir() if releases.exists() else []):
-        if path.is_dir() and not (path / COMPLETE).exists() and path != current_release(published):
+        never_switched = current is not None and path.name > current.name  # the switch always goes to the newest
+        if path.is_dir() and path != current and (never_switched or not (path / COMPLETE).exists()):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(str(path))
     return removed
@@ -225,11 +230,25 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, ch
                     f"(format parquet, compression zstd, kv_metadata {{{kv}}})")
 
 
+def _failure(exc: BaseException, path: Path, action: str, published: Path) -> BilateralError:
+    """What a failed publish says: a storage fault names the path and what to do, anything else is
+    a PublishError; both say readers still see the current publication."""
+    current = current_release(published)
+    untouched = f"readers still see {current.name if current else 'no publication yet'}, untouched"
+    fault = storage_fault(exc, path, action)
+    if fault is not None:
+        return StorageError(fault.path, fault.action, fault.reason, f"{fault.todo}; {untouched}")
+    return PublishError(f"publishing failed while trying to {action} {path} ({type(exc).__name__}: {exc}); {untouched}")
+
+
 def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
     published = Path(published_dir)
     releases = releases_dir(published)
-    releases.mkdir(parents=True, exist_ok=True)
-    recover(published)
+    try:
+        releases.mkdir(parents=True, exist_ok=True)
+        recover(published)
+    except OSError as exc:
+        raise _failure(exc, releases, "prepare the publication folder", published) from None
     con = duckdb.connect()
     staging = releases / f".{run_id}.tmp"
     final = releases / run_id
@@ -242,8 +261,9 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
         if published_checksum(published) == checksum:
             _stable_links(published)
             current = current_release(published)
-            return PublishReport(False, True, checksum, tables, str(published / "bilateral.duckdb"),
-                                 str(published / "parquet"), current.name if current else "")
+            return _pruned(published, PublishReport(False, True, checksum, tables, str(published / "bilateral.duckdb"),
+                                                    str(published / "parquet"), current.name if current else ""))
+        marker("publish:writing")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         published_at = utcnow()
@@ -257,8 +277,7 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
         (staging / COMPLETE).write_text(f"{run_id}\n")
     except (duckdb.Error, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise PublishError(f"publishing failed ({type(exc).__name__}: {exc}); the current publication is "
-                           "untouched") from exc
+        raise _failure(exc, staging, "write the new publication", published) from None
     finally:
         con.close()
     try:
@@ -272,10 +291,18 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
         _fsync(published)
         marker("publish:switched")
         _stable_links(published)
-        _prune(published)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise PublishError(f"publishing failed while switching to {final} ({type(exc).__name__}: {exc}); "
-                           f"readers still see {current_release(published) or 'no publication'}") from exc
-    return PublishReport(True, False, checksum, tables, str(published / "bilateral.duckdb"), str(published / "parquet"),
-                         run_id)
+        raise _failure(exc, final, "switch readers to", published) from None
+    return _pruned(published, PublishReport(True, False, checksum, tables, str(published / "bilateral.duckdb"),
+                                            str(published / "parquet"), run_id))
+
+
+def _pruned(published: Path, report: PublishReport) -> PublishReport:
+    """Prune old publications; a failure is a note (the current publication is complete either way)."""
+    try:
+        _prune(published)
+    except OSError as exc:
+        report.notes.append(f"[publish] old publications were not pruned ({type(exc).__name__}: {exc}); "
+                            "the next publish tries again")
+    return report

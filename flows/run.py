@@ -8,6 +8,8 @@ mode, warehouse, per-source outcomes and timings. Nothing about a run lives in m
 from __future__ import annotations
 
 import fcntl
+import os
+import socket
 import threading
 import time
 import uuid
@@ -19,7 +21,8 @@ from typing import Iterator
 
 from flows import warehouse
 from flows.config import Config
-from flows.errors import BilateralError
+from flows.errors import BilateralError, RunLocked, StorageError, WarehouseLocked
+from flows.storage import guarded
 from flows.http import HttpClient, LiveTransport, Transport
 from flows.landing import FileSequence, Lander
 from flows.recording import ReplayTransport
@@ -54,6 +57,8 @@ class RunSummary:
     quarantined_total: int = 0  # records still in quarantine after the run, all sources
     data_docs: str = ""
     step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
+    warehouse: str = ""  # the warehouse folder; the header says so when it lies outside the project
+    outside_project: bool = False
 
     @property
     def failed_sources(self) -> list[str]:
@@ -83,16 +88,29 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
+LOCK_FILE = ".nightly.lock"
+
+
 @contextmanager
 def single_run_lock(warehouse_dir: Path) -> Iterator[None]:
     """One nightly run per warehouse at a time (DuckDB allows one writing process per file)."""
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    with open(warehouse_dir / ".nightly.lock", "w") as fh:
+    lock = warehouse_dir / LOCK_FILE
+    with guarded(lock, "create the run lock"):
+        warehouse_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "a+")
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BilateralError(f"another bilateral run holds {warehouse_dir / '.nightly.lock'}; "
-                                 "wait for it to finish (one writer per warehouse)") from None
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise RunLocked(f"another bilateral run ({holder}) is writing this warehouse and holds {lock}; "
+                            "nothing was changed. Wait for it to finish (`bilateral status`), then run again "
+                            "(one writer per warehouse)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        fh.flush()
         yield
 
 
@@ -113,7 +131,9 @@ class RunContext:
         self.sources: dict[str, Source] = {name: known[name] for name in selected}
         self.run_id = new_run_id()
         self.db = config.duckdb_path
-        self.summary = RunSummary(run_id=self.run_id, run_date=run_date.isoformat(), mode=mode)
+        self.summary = RunSummary(run_id=self.run_id, run_date=run_date.isoformat(), mode=mode,
+                                  warehouse=str(config.warehouse_dir),
+                                  outside_project=not config.warehouse_dir.is_relative_to(config.project.root.resolve()))
         self.circuits = {name: Circuit(name) for name in selected}
         #: tonight's secret values: scrubbed from every message, audit row, log record and artifact
         self.redactor = Redactor(config.sources[name].api_key() for name in selected
@@ -128,21 +148,23 @@ class RunContext:
     def running(self) -> Iterator["RunContext"]:
         """Hold the warehouse lock, prepare the sample (sample mode), open the audit row, and close it
         however the run ends. Log records are scrubbed of tonight's secrets meanwhile."""
+        from flows.recovery import settle_abandoned_runs
+
         with redacting(self.redactor), single_run_lock(self.config.warehouse_dir):
-            sample = None
+            warehouse.ensure_schemas(self.db)
+            self.summary.notes.extend(settle_abandoned_runs(self.config))  # runs killed before us: we hold the lock
+            started, wall = time.perf_counter(), time.time()
             if self.mode == "sample":
                 from flows.sample import ensure_sample
 
-                started, wall = time.perf_counter(), time.time()
                 self.replay_dir = str(ensure_sample(self.config, self.run_date))
-                sample = (time.perf_counter() - started, wall)
-            warehouse.ensure_schemas(self.db)
             warehouse.start_run(self.db, self.run_id, self.summary.run_date, self.mode, self.replay_dir or "",
                                 list(self.sources))
-            if sample:
-                self.summary.durations["sample"] = round(sample[0], 3)
-                self.summary.step_windows.append(("sample", sample[1], sample[1] + sample[0]))
-                self.record_step(Step("sample"), seconds=sample[0], started_at=datetime.fromtimestamp(sample[1], timezone.utc))
+            if self.mode == "sample":
+                secs = time.perf_counter() - started
+                self.summary.durations["sample"] = round(secs, 3)
+                self.summary.step_windows.append(("sample", wall, wall + secs))
+                self.record_step(Step("sample"), seconds=secs, started_at=datetime.fromtimestamp(wall, timezone.utc))
             try:
                 yield self
             except RunFailed:
@@ -160,6 +182,7 @@ class RunContext:
         """Time a step and record it (durations, audit.run_steps) when it ends, however it ends."""
         record = Step(name, source=source)
         started, wall = time.perf_counter(), time.time()
+        self._audit(warehouse.seen, self.db, self.run_id, name)
         try:
             yield record
         except BaseException as exc:
@@ -173,10 +196,20 @@ class RunContext:
             self.record_step(record, seconds=secs, started_at=datetime.fromtimestamp(wall, timezone.utc))
 
     def record_step(self, record: Step, seconds: float | None = None, started_at: datetime | None = None) -> None:
-        warehouse.record_steps(self.db, self.run_id, [{
+        self._audit(warehouse.record_steps, self.db, self.run_id, [{
             "step": record.name, "source": record.source, "status": record.status, "seconds": seconds,
             "started_at": started_at or datetime.now(timezone.utc), "files": record.files, "rows": record.rows,
             "message": self.redactor.scrub(record.message)[:4000]}])
+
+    def _audit(self, write, *args) -> None:
+        """Write bookkeeping; on a full or read-only disk the run goes on to report its real problem
+        (the run's row then stays ``running`` until the next run marks it abandoned)."""
+        try:
+            write(*args)
+        except (StorageError, WarehouseLocked) as exc:
+            note = f"[audit] the run's bookkeeping could not be written: {exc}"
+            if note not in self.summary.notes:
+                self.summary.notes.append(note)
 
     def finish(self, status: str, message: str = "", raise_on_failure: bool = True) -> RunSummary:
         from flows import quarantine
@@ -185,9 +218,12 @@ class RunContext:
         s.status, s.message = status, self.redactor.scrub(message)
         s.notes = [self.redactor.scrub(n) for n in s.notes]
         s.source_errors = {k: [self.redactor.scrub(e) for e in v] for k, v in s.source_errors.items()}
-        s.quarantined_total = sum(c["total"] for c in quarantine.counts(self.db).values())
-        warehouse.finish_run(self.db, self.run_id, status, s.message, sum(s.rows_landed.values()),
-                             sum(s.rows_loaded.values()), s.published, s.durations)
+        try:
+            s.quarantined_total = sum(c["total"] for c in quarantine.counts(self.db).values())
+        except (StorageError, WarehouseLocked):
+            pass
+        self._audit(warehouse.finish_run, self.db, self.run_id, status, s.message, sum(s.rows_landed.values()),
+                    sum(s.rows_loaded.values()), s.published, s.durations)
         _summary_artifact(s)
         if status == "failed" and raise_on_failure:
             raise RunFailed(s)
@@ -250,6 +286,8 @@ class RunContext:
 def render_summary(s: RunSummary) -> str:
     """The run's outcome in Markdown that also reads as plain text: the first word is the outcome."""
     lines = [f"{s.status.upper()}: bilateral nightly {s.run_id} (mode {s.mode}, run date {s.run_date})"]
+    if s.outside_project:
+        lines.append(f"  warehouse {s.warehouse} (an absolute warehouse.dir outside the project folder)")
     if s.message:
         lines.append(f"  {s.message}")
     lines += ["", "| source | status | files landed | records landed | quarantined |", "|---|---|---|---|---|"]

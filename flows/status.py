@@ -3,8 +3,44 @@
 Freshness follows the dbt sources' thresholds: late after 2 days without a load, stale after 8."""
 from __future__ import annotations
 
+import os
+import socket
+
 from flows.config import Config
 from flows.warehouse import connect
+
+
+def process_alive(pid: int | None, host: str | None) -> bool | None:
+    """Whether a run's process still exists (None: it ran on another host, we cannot tell)."""
+    if pid is None or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _runs_as_seen_now(cols: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """A ``running`` row whose process is gone is shown as abandoned (the next run records it so);
+    the process columns are folded into the message."""
+    keep = cols[:-4]
+    out = []
+    for row in rows:
+        record = dict(zip(cols, row))
+        if record["status"] == "running":
+            alive = process_alive(record["pid"], record["host"])
+            where = f"in step {record['current_step']}, last seen {record['last_seen_at']}"
+            if alive is False:
+                record["status"] = "abandoned"
+                record["message"] = (f"abandoned: process {record['pid']} is gone ({where}); "
+                                     "the next run records it and removes what it left")
+            else:
+                record["message"] = f"running as pid {record['pid']} on {record['host']} ({where})"
+        out.append(tuple(record[c] for c in keep))
+    return keep, out
 
 
 def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str], list[tuple]]]:
@@ -17,8 +53,10 @@ def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str],
             out[name] = ([d[0] for d in cur.description], cur.fetchall())
 
         q("runs", "select run_id, mode, run_date, status, published, rows_landed, rows_loaded, "
-                  "round(epoch(ended_at - started_at), 1) as seconds, left(coalesce(message, ''), 160) as message "
+                  "round(epoch(coalesce(ended_at, last_seen_at) - started_at), 1) as seconds, "
+                  "left(coalesce(message, ''), 160) as message, pid, host, last_seen_at, current_step "
                   "from audit.runs order by started_at desc limit ?", [limit])
+        out["runs"] = _runs_as_seen_now(*out["runs"])
         q("sources", """
             with files as (
                 select source, max(fetched_at) filter (where status = 'landed') as last_landed,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.paths import Project
+from flows.run_markers import marker
+from flows.storage import storage_fault_in_text
 
 
 @dataclass
@@ -82,7 +84,20 @@ def build(project: Project, db_path: Path, run_id: str, args: list[str] | None =
         else:
             from dbt.cli.main import dbtRunner
 
-            result = dbtRunner().invoke([*argv, "--quiet"])
+            # nothing on the console: failures come back in the result and the run's summary names them
+            result = dbtRunner(callbacks=[_on_node_start]).invoke([*argv, "--quiet", "--log-level", "none"])
     finally:
         _release()
-    return _report(result)
+    report = _report(result)
+    if not report.success:  # a full or read-only disk is the run's problem, not a failing model
+        fault = storage_fault_in_text(report.message, Path(db_path).resolve().parent,
+                                      "build the marts (dbt: the working file and dbt's target folder) in")
+        if fault is not None:
+            raise fault
+    return report
+
+
+def _on_node_start(event) -> None:
+    """dbt event callback: the ``dbt:node`` kill point of the reliability tests."""
+    if getattr(event, "info", None) is not None and event.info.name == "NodeStart":
+        marker("dbt:node")

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from flows.errors import ValidationFailed
+from flows.errors import StorageError, ValidationFailed
+from flows.run_markers import marker
+from flows.storage import guarded, storage_fault
 from flows.warehouse import connect, utcnow
 
 SAMPLE_SIZE = 5
@@ -252,6 +255,7 @@ def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
+    marker("validate:suite")
     if spec.quarantine and not set(IDENTITY) <= set(df.columns):
         return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
             "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")])
@@ -275,6 +279,8 @@ def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult
         vr = next(iter(checkpoint.run(batch_parameters={"dataframe": df},
                                       run_id=RunIdentifier(run_name=run_id)).run_results.values()))
     except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
+        if storage_fault(exc, "", "") is not None:
+            raise  # a full or read-only disk ends the run (validate() names the folder), it is not a failed suite
         message = " ".join(str(exc).split())[:300]
         return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
             "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")])
@@ -305,12 +311,18 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     for spec in suites:  # a suite built in code gets the same severity check as a file
         for expectation in spec.expectations:
             severity(expectation)
-    ctx, datasource = _context(gx_root)
-    frames, query_errors = _frames(db_path, suites, run_id)
-    results = [SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
-                   "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
-               if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id) for s in suites]
-    ctx.build_data_docs()
+    try:
+        with guarded(gx_root, "write Great Expectations results and Data Docs under"):
+            ctx, datasource = _context(gx_root)
+            frames, query_errors = _frames(db_path, suites, run_id)
+            results = [SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
+                           "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
+                       if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id)
+                       for s in suites]
+            ctx.build_data_docs()
+    except StorageError:
+        _forget_run(gx_root, run_id)
+        raise
     try:
         docs = ctx.get_docs_sites_urls()[0]["site_url"] or ""
     except (IndexError, KeyError):
@@ -321,6 +333,14 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
                         [run_id, r.suite, spec.query, r.success, r.evaluated, r.failed, r.rows_checked,
                          json.dumps(r.failures), utcnow()])
     return ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs, skipped=skipped)
+
+
+def _forget_run(gx_root: Path, run_id: str) -> None:
+    """Remove what GX wrote for this run (results and Data Docs pages, folders named by the run id):
+    after a storage fault they may be truncated, and GX would trip over them on every later night."""
+    for folder in sorted(Path(gx_root).rglob(run_id), key=lambda p: -len(p.parts)):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def require_success(report: ValidationReport) -> None:

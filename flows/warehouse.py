@@ -6,6 +6,8 @@ and publishing (other connections in this process) can open it next.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +15,8 @@ from typing import Iterator
 
 import duckdb
 
-from flows.errors import BilateralError
+from flows.errors import WarehouseLocked
+from flows.storage import guarded, storage_fault
 from flows.sources import load_specs
 from flows.sources.loadspec import LoadSpec
 
@@ -32,6 +35,10 @@ create table if not exists audit.landed_files (
     bytes bigint, sha256 varchar, fetched_at timestamptz, origin varchar, synthetic boolean,
     status varchar, problem varchar, load_params json);
 alter table audit.landed_files add column if not exists load_params json;
+alter table audit.runs add column if not exists pid integer;
+alter table audit.runs add column if not exists host varchar;
+alter table audit.runs add column if not exists last_seen_at timestamptz;
+alter table audit.runs add column if not exists current_step varchar;
 create table if not exists audit.loaded_files (
     raw_table varchar, sha256 varchar, run_id varchar, path varchar, rows bigint, loaded_at timestamptz,
     primary key (raw_table, sha256));
@@ -60,21 +67,32 @@ def utcnow() -> datetime:
 
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The working file; a file-system fault inside the block (disk full, read-only, permission)
+    leaves it as a StorageError naming the file."""
+    action = "read the working warehouse" if read_only else "write the working warehouse"
     if not read_only:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with guarded(Path(path).parent, "create the warehouse folder"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
+        fault = storage_fault(exc, path, action)
+        if fault is not None:
+            raise fault from None
         if "lock" not in str(exc).lower():
             raise
-        raise BilateralError(
+        raise WarehouseLocked(
             f"the working warehouse {path} is locked by another process ({str(exc).splitlines()[0]}); "
             "close that connection and run again. Analysts and BI tools should open the published file "
             "(warehouse/published/bilateral.duckdb), which the nightly never locks") from None
     try:
-        yield con
+        with guarded(path, action):
+            yield con
     finally:
-        con.close()
+        try:
+            con.close()
+        except duckdb.Error:  # closing after a fault (e.g. a checkpoint on a full disk): the fault is reported
+            pass
 
 
 def ensure_schemas(path: Path, specs: dict[str, LoadSpec] | None = None) -> None:
@@ -101,9 +119,33 @@ def ensure_schemas(path: Path, specs: dict[str, LoadSpec] | None = None) -> None
 
 
 def start_run(path: Path, run_id: str, run_date: str, mode: str, replay_dir: str, sources: list[str]) -> None:
+    now = utcnow()
     with connect(path) as con:
-        con.execute("insert into audit.runs (run_id, run_date, mode, replay_dir, sources, started_at, status) "
-                    "values (?, ?, ?, ?, ?, ?, 'running')", [run_id, run_date, mode, replay_dir, ",".join(sources), utcnow()])
+        con.execute("insert into audit.runs (run_id, run_date, mode, replay_dir, sources, started_at, status, pid, host, "
+                    "last_seen_at, current_step) values (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, 'start')",
+                    [run_id, run_date, mode, replay_dir, ",".join(sources), now, os.getpid(), socket.gethostname(), now])
+
+
+def seen(path: Path, run_id: str, step: str) -> None:
+    """The run is alive and in ``step`` (what an abandoned run's row says it was doing last)."""
+    with connect(path) as con:
+        con.execute("update audit.runs set last_seen_at = ?, current_step = ? where run_id = ?", [utcnow(), step, run_id])
+
+
+def abandon_stale_runs(path: Path, reason: str) -> list[dict]:
+    """Runs still marked ``running`` become ``abandoned``, ending when they were last seen. Only call
+    this holding the run lock: then no process is running them any more."""
+    with connect(path) as con:
+        stale = con.execute("select run_id, run_date, pid, host, coalesce(last_seen_at, started_at), current_step "
+                            "from audit.runs where status = 'running' order by started_at").fetchall()
+        for run_id, _, pid, host, last_seen, step in stale:
+            con.execute("update audit.runs set status = 'abandoned', ended_at = ?, message = ? where run_id = ?",
+                        [last_seen, f"abandoned: {reason}; last seen {last_seen.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC in step "
+                                    f"{step or 'start'} (pid {pid} on {host})", run_id])
+            con.execute("insert into audit.run_steps values (?, ?, null, null, 'abandoned', ?, null, null, null, ?)",
+                        [run_id, step or "start", last_seen, reason])
+    return [{"run_id": r, "run_date": d, "pid": p, "host": h, "last_seen": s, "step": st}
+            for r, d, p, h, s, st in stale]
 
 
 def record_steps(path: Path, run_id: str, steps: list[dict]) -> None:

@@ -65,3 +65,70 @@ def test_failure_leaves_published_file_untouched(tmp_path):
     with pytest.raises(PublishError):
         publish(tmp_path / "wh.duckdb", tmp_path / "p", "run2")
     assert (tmp_path / "p" / "bilateral.duckdb").read_bytes() == before
+
+
+# --- one publication, all or nothing ---------------------------------------------------------------
+def _publish_in_a_process(wh, out, run_id, marker, pause):
+    """Publish in a child process that pauses at ``marker``; SIGKILL it there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.reliability import cli_env
+
+    code = f"from flows.publish import publish; publish({str(wh)!r}, {str(out)!r}, {run_id!r})"
+    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                             env=cli_env(BILATERAL_PAUSE_AT=marker, BILATERAL_PAUSE_FILE=str(pause)))
+    deadline = time.monotonic() + 60
+    while not pause.exists():
+        assert child.poll() is None and time.monotonic() < deadline, f"never reached {marker}"
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    pause.unlink()
+
+
+def _releases(out):
+    return sorted(p.name for p in (out / "releases").iterdir())
+
+
+@pytest.mark.parametrize("marker", ["publish:writing", "publish:release_written", "publish:switched", "publish:pruning"])
+def test_a_publish_killed_at_any_stage_leaves_one_whole_publication(tmp_path, marker):
+    from tests.reliability import published_fingerprint
+
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "published"
+    for n in range(1, 4):  # three publications: the next one prunes the oldest
+        make_wh(wh, [("CAN-CHN", float(n))])
+        publish(wh, out, f"run{n}")
+    before = published_fingerprint(out)
+    make_wh(wh, [("CAN-CHN", 4.0)])
+    _publish_in_a_process(wh, out, "run4", marker, tmp_path / "paused")
+    switched = marker in ("publish:switched", "publish:pruning")
+    current = duckdb.connect(str(out / "bilateral.duckdb"), read_only=True)
+    try:
+        run_id, total = current.execute("select p.run_id, (select total from marts.pairs) from meta.publication p").fetchone()
+    finally:
+        current.close()
+    parquet_total = duckdb.execute(f"select total from '{out}/parquet/pairs.parquet'").fetchone()[0]
+    assert (run_id, total, parquet_total) == (("run4", 4.0, 4.0) if switched else ("run3", 3.0, 3.0))
+    if not switched:
+        assert published_fingerprint(out) == before
+    make_wh(wh, [("CAN-CHN", 5.0)])
+    publish(wh, out, "run5")  # the next publish settles what the kill left
+    assert _releases(out) == (["run3", "run4", "run5"] if switched else ["run2", "run3", "run5"])
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def test_pruning_keeps_the_current_and_the_previous_publication_by_order_not_by_time(tmp_path):
+    import os
+
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "published"
+    for n in range(1, 6):
+        make_wh(wh, [("CAN-CHN", float(n))])
+        publish(wh, out, f"run{n}")
+        os.utime(out / "releases" / f"run{n}", (1, 1))  # folder times say nothing: order is by run id
+    assert _releases(out) == ["run3", "run4", "run5"]
+    assert os.readlink(out / "current") == "releases/run5"
+    assert all((out / "releases" / r / "COMPLETE").exists() for r in _releases(out))
