@@ -5,7 +5,8 @@ A file is refused whole when its envelope changed shape. A record is quarantined
 when a required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a
 value is out of its domain (refMonth, period vs freqCode, flowCode, negative values), a reporter /
 partner code is not in Comtrade's reference lists (flows/reference/countries/Reporters.json,
-reference/partners.csv) or its year is after the run's year.
+reference/partners.csv) or its year is after the run's year. A field outside the 47 (a new or
+renamed one) is noted by the loader.
 """
 from __future__ import annotations
 
@@ -128,6 +129,10 @@ COMTRADE_RECORD = LoadSpec(
     """,),
     natural_key=("freqCode", "period", "reporterCode", "partnerCode", "partner2Code", "flowCode", "cmdCode",
                  "customsCode", "motCode"),
+    unknown_fields=f"""
+    select _file, field from (select _file, unnest(json_keys(_raw::json)) as field from {{parsed}})
+    where field not in ({", ".join(f"'{f}'" for f in FIELDS)})
+    """,
 )
 
 LOAD_SPECS = (COMTRADE_RECORD,)

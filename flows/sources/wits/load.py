@@ -23,6 +23,18 @@ _ATTR_POS = ", ".join(f"max(case when a.id = '{a}' then pos end) as p_{a.lower()
 _ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower()}" for a in _ATTRS)
 
 _VALUES = '[{"id":"VARCHAR","values":[{"id":"VARCHAR","name":"VARCHAR"}]}]'
+_ATTR_LIST = ", ".join(f"'{a}'" for a in _ATTRS)
+#: every dimension and attribute id of the TRN structure: loaded, or known and left out (EXCLUDEDFROM)
+_KNOWN_IDS = (*_DIMS, "TIME_PERIOD", *_ATTRS, "EXCLUDEDFROM")
+#: the observation attribute ids of each file (a structure without them yields none)
+_STRUCTURE_IDS = """
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({file}))
+    select _file, unnest(from_json(j -> '$.structure.attributes.observation', '[{"id": "VARCHAR"}]')).id as id from doc
+    union all
+    select _file, unnest(from_json(j -> '$.structure.dimensions.series', '[{"id": "VARCHAR"}]')).id from doc
+    union all
+    select _file, unnest(from_json(j -> '$.structure.dimensions.observation', '[{"id": "VARCHAR"}]')).id from doc
+"""
 
 _ROWS = f"""
     with doc as (select filename as _file, content::json as j from read_text({{file}})),
@@ -144,7 +156,14 @@ WITS_TRN_TARIFF = LoadSpec(
     select _file, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(j ->> '$.header.id', 'missing')
            || ' (expected DF_WITS_Tariff_TRAINS)'
     from doc where (j ->> '$.header.id') is distinct from 'DF_WITS_Tariff_TRAINS'
-    """,),
+    """, f"""
+    with ids as ({_STRUCTURE_IDS}),
+    per_file as (select _file, list_filter([{_ATTR_LIST}], lambda a: not list_contains(list(id), a)) as missing
+                 from ids group by _file)
+    select _file, 'the SDMX structure lacks the observation attribute(s) ' || array_to_string(list_sort(missing), ', ')
+           || ' that raw.wits_trn_tariff loads'
+    from per_file where len(missing) > 0
+    """),
     checks=(
         """
         select _file, record_no, 'wrong_type', 'series ' || series_key || ': observation value is '
@@ -170,6 +189,10 @@ WITS_TRN_TARIFF = LoadSpec(
         """,
     ),
     natural_key=("reporter_code", "partner_code", "product_code", "year", "datatype"),
+    unknown_fields=f"""
+    with ids as ({_STRUCTURE_IDS})
+    select _file, id from ids where id not in ({", ".join(f"'{x}'" for x in _KNOWN_IDS)})
+    """,
     batch=False,  # the SDMX message's code lists are per file: one file per statement
 )
 

@@ -7,6 +7,9 @@ than the run's year; ``countryiso3code`` three letters.
 from flows.sources.loadspec import LoadSpec
 from flows.sources.worldbank.connector import KIND
 
+#: the fields of a record (README.md); another one (a new or renamed field) is noted by the loader
+RECORD_FIELDS = ("indicator", "country", "countryiso3code", "date", "value", "unit", "obs_status", "decimal")
+
 WORLDBANK_INDICATOR = LoadSpec(
     kind=KIND,
     raw_table=KIND,
@@ -62,6 +65,10 @@ WORLDBANK_INDICATOR = LoadSpec(
         """,
     ),
     natural_key=("countryiso3code", "indicator_id", "date"),
+    unknown_fields=f"""
+    select _file, field from (select _file, unnest(json_keys(_json)) as field from {{parsed}})
+    where field not in ({", ".join(f"'{f}'" for f in RECORD_FIELDS)})
+    """,
 )
 
 LOAD_SPECS = (WORLDBANK_INDICATOR,)
