@@ -6,8 +6,10 @@ indexes into the ``structure.attributes.observation`` value lists (README.md, "R
 TRN quirk: the key's third and fourth positions are PRODUCTCODE and PARTNER although the structure
 announces PARTNER at keyPosition 2 (the real recording confirms it: position 3 runs over 5,388
 products). Dimensions and attributes are looked up by id, never by position, except for that
-documented key layout. Parsed with DuckDB's JSON functions, no Python loops. A file that is not a TRN answer is refused
-whole; an observation that breaks the record contract is quarantined, the rest of the file loads.
+documented key layout. Parsed with DuckDB's JSON functions, no Python loops. A file that is not a TRN answer, or
+whose structure lacks an attribute the raw table loads, is refused whole; an observation that breaks the record
+contract (a value that is not a number, a key or an attribute index that points nowhere) is quarantined, the
+rest of the file loads. Dimensions and attributes the contract does not know are noted.
 """
 from flows.sources.loadspec import LoadSpec
 from flows.sources.wits.connector import KIND
@@ -20,7 +22,12 @@ _ATTRS = ("NOMENCODE", "TARIFFTYPE", "SUM_OF_RATES", "MIN_RATE", "MAX_RATE", "TO
           "NBR_MFN_LINES", "NBR_NA_LINES", "OBS_VALUE_MEASURE")
 #: position of each attribute in structure.attributes.observation (1-based; the value is ov[pos + 1])
 _ATTR_POS = ", ".join(f"max(case when a.id = '{a}' then pos end) as p_{a.lower()}" for a in _ATTRS)
-_ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower()}" for a in _ATTRS)
+_ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower()}, ov[p_{a.lower()} + 1] as o_{a.lower()}"
+                     for a in _ATTRS)
+#: attributes whose index (as sent) points nowhere in their code list: a retyped index, never loaded as null
+_UNRESOLVED = "concat_ws(', ', " + ", ".join(
+    f"case when r.o_{a.lower()} is not null and a_{a.lower()}.v.id is null then '{a} ' || r.o_{a.lower()} end"
+    for a in _ATTRS) + ")"
 
 _VALUES = '[{"id":"VARCHAR","values":[{"id":"VARCHAR","name":"VARCHAR"}]}]'
 _ATTR_LIST = ", ".join(f"'{a}'" for a in _ATTRS)
@@ -124,6 +131,7 @@ WITS_TRN_TARIFF = LoadSpec(
         r.obs_json as _obs,
         r.k as _key,
         t.v.id is not null as _has_year,
+        {_UNRESOLVED} as _unresolved,
         r.series_key,
         d_freq.v.id as freq,
         d_reporter.v.id as reporter_code,
@@ -174,6 +182,11 @@ WITS_TRN_TARIFF = LoadSpec(
         select _file, record_no, 'out_of_domain', 'series key ' || series_key
                || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
         from {parsed} where len(_key) <> 5 or reporter_code is null or partner_code is null or product_code is null
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'series ' || series_key || ': attribute index outside its code list: '
+               || _unresolved
+        from {parsed} where _unresolved <> ''
         """,
         """
         select _file, record_no, 'out_of_domain', 'series ' || series_key || ': observation period is not a year'
