@@ -33,7 +33,7 @@ _VALUES = '[{"id":"VARCHAR","values":[{"id":"VARCHAR","name":"VARCHAR"}]}]'
 _ATTR_LIST = ", ".join(f"'{a}'" for a in _ATTRS)
 #: every dimension and attribute id of the TRN structure: loaded, or known and left out (EXCLUDEDFROM)
 _KNOWN_IDS = (*_DIMS, "TIME_PERIOD", *_ATTRS, "EXCLUDEDFROM")
-#: the observation attribute ids of each file (a structure without them yields none)
+#: the dimension and observation attribute ids of each file (a file without a structure yields none)
 _STRUCTURE_IDS = """
     with doc as (select filename as _file, try_cast(content as json) as j from read_text({file}))
     select _file, unnest(from_json(j -> '$.structure.attributes.observation', '[{"id": "VARCHAR"}]')).id as id from doc
