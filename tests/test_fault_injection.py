@@ -40,7 +40,7 @@ import json
 import shutil
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -51,10 +51,11 @@ import duckdb
 import pytest
 
 from flows import extract, loading
-from flows.config import load_config
+from flows.config import Config, load_config
 from flows.errors import ApiErrorBody, MalformedResponse, QuotaExhausted, SourceError, SourceUnavailable
 from flows.http import HttpClient
 from flows.run import RunContext
+from flows.sources import load_specs
 from flows.sources.comtrade.sample import _record as comtrade_record
 from flows.sources.gdelt_events.sample import _zip as gdelt_zip
 from flows.sources.wits.connector import wits_codes
@@ -62,7 +63,7 @@ from flows.sources.wits.sample import NO_DATA_BODY
 from flows.sources.wits.sample import _message as wits_message
 from flows.sources.wits.sample import _template as wits_template
 from flows.warehouse import RAW_META_COLUMNS, ensure_schemas
-from tests.conftest import write_config_file
+from tests.conftest import ScriptedServer, serving, write_config_file
 from tests.test_gdelt_events import event_row
 
 RUN_DATE = date(2026, 11, 28)
@@ -677,7 +678,7 @@ class Outcome:
     requests_after_script: int
 
 
-def extract_and_load(run: FaultRun, source: str) -> tuple[list, loading.LoadReport]:
+def extract_and_load(run: FaultRun, source: str, specs: dict) -> tuple[list, loading.LoadReport]:
     """What the nightly flow's extract and load steps do for one source, without Prefect (and so
     without its task retries): a failed unit of work is reported and the other units go on."""
     results = []
@@ -689,7 +690,8 @@ def extract_and_load(run: FaultRun, source: str) -> tuple[list, loading.LoadRepo
             run.source_failed(source, str(exc))
     extract.record_outcomes(run, results)
     shares = {source: run.config.sources[source].max_bad_record_share}
-    report = loading.load_results(run.db, run.run_id, results, run_date=run.run_date, max_bad_share=shares)
+    report = loading.load_results(run.db, run.run_id, results, specs, run_date=run.run_date,
+                                  max_bad_share=shares)
     run.summary.notes.extend(report.notes)
     for failure in report.failures:
         run.source_failed(failure.source, failure.message)
@@ -718,18 +720,48 @@ def stored(db: Path, kit: Kit) -> tuple[list[tuple], list[tuple], int]:
     return rows, quarantined, rejected
 
 
-def drive(kit: Kit, case: Case | None, server, workdir: Path, empty_db: Path, monkeypatch) -> Outcome:
+@dataclass
+class Bench:
+    """What every case shares: one local HTTP server, an empty warehouse file to copy, the load specs,
+    each source's configuration and its fault-free rows (made once)."""
+
+    server: ScriptedServer
+    root: Path
+    specs: dict
+    configs: dict[str, Config] = field(default_factory=dict)
+    fault_free: dict[str, list[tuple]] = field(default_factory=dict)
+
+    @property
+    def empty_db(self) -> Path:
+        return self.root / "empty.duckdb"
+
+    def config(self, kit: Kit, workdir: Path) -> Config:
+        if kit.name not in self.configs:
+            path = write_config_file(self.root / f"{kit.name}.toml", self.root / "unused",
+                                     kit.overrides(self.server.base_url))
+            self.configs[kit.name] = load_config(path, environ={})
+        return replace(self.configs[kit.name], warehouse_dir=workdir / "warehouse")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> Bench:
+    root = tmp_path_factory.mktemp("faults")
+    ensure_schemas(root / "empty.duckdb")
+    with serving(ScriptedServer()) as server:
+        yield Bench(server, root, load_specs())
+
+
+def drive(bench: Bench, kit: Kit, case: Case | None, workdir: Path, monkeypatch) -> Outcome:
+    """One source's night up to the load, against the server playing ``case`` (None: no fault)."""
     for name, value in kit.environ.items():
         monkeypatch.setenv(name, value)
-    workdir.mkdir(parents=True)
     router = Router(kit, case)
-    server.script.clear()
-    server.respond(router, repeat_last=True)
-    cfg = write_config_file(workdir / "bilateral.toml", workdir / "warehouse", kit.overrides(server.base_url))
-    run = FaultRun(load_config(cfg, environ={}), "live", RUN_DATE, sources=[kit.name])
-    run.db.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(empty_db, run.db)
-    results, report = extract_and_load(run, kit.name)
+    bench.server.script.clear()
+    bench.server.respond(router, repeat_last=True)
+    run = FaultRun(bench.config(kit, workdir), "live", RUN_DATE, sources=[kit.name])
+    run.db.parent.mkdir(parents=True)
+    shutil.copyfile(bench.empty_db, run.db)
+    results, report = extract_and_load(run, kit.name, bench.specs)
     rows, quarantined, rejected = stored(run.db, kit)
     messages = [*run.summary.source_errors.get(kit.name, []), *run.summary.notes]
     assert not router.script, f"the server never served {len(router.script)} scripted replies: {router.paths}"
@@ -737,31 +769,20 @@ def drive(kit: Kit, case: Case | None, server, workdir: Path, empty_db: Path, mo
                    rejected, router.after_script)
 
 
-@pytest.fixture(scope="module")
-def empty_warehouse(tmp_path_factory) -> Path:
-    """A DuckDB file with every schema and table, made once and copied for each run (a fresh file per run)."""
-    path = tmp_path_factory.mktemp("warehouse") / "empty.duckdb"
-    ensure_schemas(path)
-    return path
-
-
-_FAULT_FREE: dict[str, list[tuple]] = {}
-
-
-def fault_free_rows(kit: Kit, server, tmp_path: Path, empty_db: Path, monkeypatch) -> list[tuple]:
-    """The raw rows of the source's fault-free answers (computed once per source)."""
-    if kit.name not in _FAULT_FREE:
-        outcome = drive(kit, None, server, tmp_path / "fault-free", empty_db, monkeypatch)
+def fault_free_rows(bench: Bench, kit: Kit, tmp_path: Path, monkeypatch) -> list[tuple]:
+    """The raw rows of the source's fault-free answers (made once per source)."""
+    if kit.name not in bench.fault_free:
+        outcome = drive(bench, kit, None, tmp_path / "fault-free", monkeypatch)
         assert outcome.status == "succeeded" and len(outcome.rows) == kit.rows and not outcome.quarantined, outcome
-        _FAULT_FREE[kit.name] = outcome.rows
-    return _FAULT_FREE[kit.name]
+        bench.fault_free[kit.name] = outcome.rows
+    return bench.fault_free[kit.name]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_upstream_fault(case: Case, http_server, tmp_path, empty_warehouse, monkeypatch):
+def test_upstream_fault(case: Case, bench, tmp_path, monkeypatch):
     kit = KITS[case.source]
-    clean = fault_free_rows(kit, http_server, tmp_path, empty_warehouse, monkeypatch)
-    got = drive(kit, case, http_server, tmp_path / "faulty", empty_warehouse, monkeypatch)
+    clean = fault_free_rows(bench, kit, tmp_path, monkeypatch)
+    got = drive(bench, kit, case, tmp_path / "faulty", monkeypatch)
     said = "\n".join(got.messages)
 
     assert got.status == case.outcome, said
