@@ -78,7 +78,10 @@ class CountriesSection(_Section):
             bits = p.replace("–", "-").split("-")
             if len(bits) != 2:
                 raise ValueError(f"countries.pairs: {p!r} is not of the form 'AAA-BBB'")
-            a, b = (_country(x.strip().upper()) for x in bits)
+            try:
+                a, b = (_country(x.strip().upper()) for x in bits)
+            except ValueError as exc:
+                raise ValueError(f"countries.pairs: {p!r}: {exc}") from None
             if a == b:
                 raise ValueError(f"countries.pairs: {p!r} pairs a country with itself")
             outside = [c for c in (a, b) if c not in self.focus]

@@ -28,6 +28,11 @@ class ApiErrorBody(SourceError):
 class MalformedResponse(SourceError):
     """The payload is not what the source's format promises (bad JSON, wrong shape, wrong types)."""
 
+    def __init__(self, source: str, where: str, problem: str, hint: str = "") -> None:
+        super().__init__(source, where, problem, hint or (
+            "the answer is kept in the landing zone as a rejected file and the next nightly run asks again; "
+            f"if it persists, the API's format has changed: compare it with flows/sources/{source}/README.md"))
+
 
 class QuotaExhausted(SourceError):
     """The source's quota is used up: stop the source for the night."""

@@ -7,7 +7,9 @@ record's own text; the file's valid records load. A file is refused whole only w
 read at all (not JSON, a truncated or changed envelope) or when its share of bad records passes its
 source's ``max_bad_record_share`` (default 1%), which signals format drift rather than bad records;
 the refusal is itself a quarantine entry (record_no null), so it is listed and can be released after
-a fix. One bad record costs one record, not the file, and never a later night.
+a fix. One bad record costs one record, not the file, and never a later night. Fields the record
+contract does not know (a new or renamed field, the spec's ``unknown_fields``) are noted, and named
+in a refusal.
 
 A file whose sha256 is already in ``audit.loaded_files`` for its raw table is not loaded again, so
 re-running a night stores nothing twice; it is still recorded in ``audit.landed_files``, the
@@ -72,6 +74,7 @@ class _Batch:
         self.parsed, self.kept, self.bad, self.ready = (f"_load_{n}_{x}" for x in ("parsed", "kept", "bad", "ready"))
         self.rejects, self.scans = f"_load_{n}_rejects", f"_load_{n}_scans"
         self.refused: dict[str, str] = {}  # file -> why
+        self.unknown: dict[str, list[str]] = {}  # file -> fields its records carry that the contract does not know
 
     def sql(self, text: str, files: list[LandedFile] | None = None) -> str:
         files = files if files is not None else self.files
@@ -91,6 +94,7 @@ class _Batch:
             self._number_lines()
         self._check()
         self._refuse_drift()
+        self._find_unknown_fields()
         cols = ", ".join(f'"{c}"' for c in self.spec.columns)
         self.con.execute(f"""
             create or replace temp table {self.ready} as
@@ -178,6 +182,20 @@ class _Batch:
         except duckdb.Error as exc:
             raise RuntimeError(f"the record checks of load spec {self.spec.kind} fail: {_first_line(exc)}") from exc
 
+    def _find_unknown_fields(self) -> None:
+        """Fields the records carry that the record contract does not know: a new or renamed field."""
+        if not self.spec.unknown_fields:
+            return
+        try:
+            found = self.con.execute(f"select distinct _file, field from ({self.sql(self.spec.unknown_fields)}) "
+                                     "as u(_file, field) order by all").fetchall()
+        except duckdb.Error as exc:
+            raise RuntimeError(f"the unknown-field check of load spec {self.spec.kind} fails: {_first_line(exc)}") from exc
+        for path, name in found:
+            self.unknown.setdefault(path, []).append(name)
+        for path in self.refused.keys() & self.unknown.keys():  # a refusal names them: a renamed field reads clearly
+            self.refused[path] += f"; unknown fields: {', '.join(self.unknown[path])}"
+
     def _refuse_drift(self) -> None:
         rejected = f"(select _file, count(*) as n from {self.parsed}_rejected group by _file)" if self.spec.csv_rejects \
             else "(select null::varchar as _file, 0 as n where false)"
@@ -262,6 +280,24 @@ def _duplicates(con: duckdb.DuckDBPyConnection, spec: LoadSpec, run_id: str) -> 
     key = ", ".join(f'"{c}"' for c in spec.natural_key)
     return con.execute(f"select coalesce(sum(n - 1), 0) from (select count(*) as n from raw.{spec.raw_table} "
                        f"where _run_id = ? group by {key} having count(*) > 1)", [run_id]).fetchone()[0]
+
+
+def _unknown_field_notes(results: list[ExtractResult], todo: dict[int, list[LandedFile]],
+                         batches: dict[str, _Batch]) -> list[str]:
+    """One note per source and raw table naming the fields loaded files carry that their record
+    contract does not know: the records loaded without them, the landed files keep them."""
+    found: dict[tuple[str, str], tuple[set[str], list[str]]] = {}
+    for i, files in todo.items():
+        for f in files:
+            batch = batches[f.path]
+            if f.path in batch.unknown and f.path not in batch.refused:
+                fields, paths = found.setdefault((results[i].source, batch.spec.raw_table), (set(), []))
+                fields.update(batch.unknown[f.path])
+                paths.append(f.path)
+    return [f"[{source}] {len(paths)} file(s) of raw.{table} carry fields its record contract does not know "
+            f"(unknown fields: {', '.join(sorted(fields))}; first {paths[0]}): their records loaded without them and "
+            f"the landed files keep them; if the source added or renamed a field, update flows/sources/{source}/load.py"
+            for (source, table), (fields, paths) in sorted(found.items())]
 
 
 def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs: dict[str, LoadSpec],
@@ -364,6 +400,7 @@ def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs
             for i, result in enumerate(results):
                 if result.ok:
                     _store_partition(con, result, todo.get(i, []), batches, run_id, report)
+            report.notes.extend(_unknown_field_notes(results, todo, batches))
             loaded = {batches[f.path].spec.kind: results[i].source for i, files in todo.items() for f in files}
             for kind, source in sorted(loaded.items()):
                 dup = _duplicates(con, specs[kind], run_id)

@@ -5,12 +5,16 @@
   warehouse; tests that only read its results (published marts, audit, raw) share it.
   Do not mutate its warehouse; copy it with ``clone_warehouse`` first.
 - ``write_config``: a config file for a scratch warehouse, with overrides.
-- ``http_server``: a real HTTP server on 127.0.0.1 whose responses a test scripts.
+- ``http_server``: a real HTTP server on 127.0.0.1 whose responses a test scripts (status -1 closes
+  the connection without an answer, -2 resets it; a scripted Content-Length header longer than the
+  body cuts the transfer short).
 """
 from __future__ import annotations
 
 import http.server
 import shutil
+import socket
+import struct
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -149,10 +153,15 @@ class ScriptedHandler(http.server.BaseHTTPRequestHandler):
         if status == -1:  # drop the connection without an answer
             self.connection.close()
             return
+        if status == -2:  # reset the connection (TCP RST) without an answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        if not any(k.lower() == "content-length" for k in headers):  # a longer one scripts a cut transfer
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
@@ -171,6 +180,13 @@ class ScriptedServer(http.server.ThreadingHTTPServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up (timed out, closed) is part of the script, not a server error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def respond(self, *items, repeat_last: bool = False) -> None:
         """Queue responses: (status, headers, body bytes) tuples or callables(path) returning one."""
         self.script.extend(items)
@@ -180,7 +196,8 @@ class ScriptedServer(http.server.ThreadingHTTPServer):
 @contextmanager
 def serving(server: http.server.HTTPServer):
     """Run a local HTTP server in a thread for the duration of the block."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll interval: shutting the server down at the end of a test takes one interval
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

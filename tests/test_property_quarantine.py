@@ -155,6 +155,7 @@ def _event(n: int, goldstein: float) -> list[str]:
     row = [""] * 61
     row[0], row[1], row[7], row[17], row[26], row[28], row[29] = str(n), "20250312", "CAN", "CHN", "042", "04", "1"
     row[30], row[31], row[34], row[59] = f"{goldstein:.1f}", "3", "-2.5", "20250312141500"
+    row[25], row[32], row[33] = "1", "1", "3"  # IsRootEvent, NumSources, NumArticles: every real row has them
     return row
 
 

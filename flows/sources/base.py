@@ -34,6 +34,7 @@ tonight (quota exhausted, key refused).
 from __future__ import annotations
 
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class SourceSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("a base URL contains no spaces or control characters")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("expected an http(s) URL with a host")
@@ -88,6 +91,22 @@ class SourceSettings(BaseModel):
             raise ValueError("a base URL must not contain '..' path segments")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("a base URL carries no credentials, query or fragment")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("expected the name of an environment variable (letters, digits, underscores), "
+                             "e.g. COMTRADE_API_KEY")
+        return value
+
+    @field_validator("api_key_secret_block")
+    @classmethod
+    def _block_name(cls, value: str) -> str:
+        # the name becomes part of a Prefect API path: Prefect's own rule for block names
+        if not re.fullmatch(r"[a-z0-9-]*", value):
+            raise ValueError("expected a Prefect block name (lower-case letters, digits, dashes), e.g. comtrade-api-key")
         return value
 
     def api_key(self) -> str | None:

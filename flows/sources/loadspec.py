@@ -21,6 +21,10 @@ A LoadSpec describes one landed kind:
 - ``keep``: a predicate over parsed rows choosing the records bilateral stores (e.g. GDELT events of the
   configured pairs); records outside it are not errors and are not checked.
 - ``natural_key``: the columns that identify a record across answers; duplicates are counted in a note.
+- ``unknown_fields``: a SELECT over ``{parsed}`` (or ``{files}``) returning ``_file, field`` for every
+  field a file's records carry that the record contract does not know: a new or a renamed field
+  (schema drift). The record still loads, without the field (the landed file keeps it); the loader
+  notes the fields, and names them when it refuses the file.
 
 Placeholders: ``{files}``, ``{parsed}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
 logical date, for horizons) and any ``{name}`` of the landed files' ``load_params`` (files are batched
@@ -41,6 +45,7 @@ class LoadSpec:
     file_checks: tuple[str, ...] = field(default_factory=tuple)
     keep: str = ""
     natural_key: tuple[str, ...] = ()
+    unknown_fields: str = ""
     csv_rejects: bool = False
     #: False: parse one file per statement ({file}), for formats whose records refer to per-file code lists
     batch: bool = True

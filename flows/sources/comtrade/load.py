@@ -2,10 +2,12 @@
 raw.comtrade_record, one row per record with the API's 47 fields under their API names.
 
 A file is refused whole when its envelope changed shape. A record is quarantined (the rest load)
-when a required field is missing or has the wrong JSON type (e.g. a non-numeric primaryValue), a
+when a required field is missing or any field has the wrong JSON type (e.g. a non-numeric
+primaryValue, a text aggrLevel: from_json would load it as null), a
 value is out of its domain (refMonth, period vs freqCode, flowCode, negative values), a reporter /
 partner code is not in Comtrade's reference lists (flows/reference/countries/Reporters.json,
-reference/partners.csv) or its year is after the run's year.
+reference/partners.csv) or its year is after the run's year. A field outside the 47 (a new or
+renamed one) is noted by the loader.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "classificationCode": ("VARCHAR",), "cmdCode": ("VARCHAR",), "customsCode": ("VARCHAR",), "motCode": _INT,
     "primaryValue": _NUM,
 }
-#: optional numeric fields: a number or null
-NUMERIC_OR_NULL = ("cifvalue", "fobvalue", "qty", "altQty", "netWgt", "grossWgt")
+#: the JSON types each DuckDB type of FIELDS accepts
+_JSON_TYPES = {"VARCHAR": ("VARCHAR",), "INTEGER": _INT, "DOUBLE": _NUM, "BOOLEAN": ("BOOLEAN",)}
+#: every other field is optional: its type or null; a retyped one is quarantined, never loaded as null
+OPTIONAL: dict[str, tuple[str, ...]] = {f: _JSON_TYPES[t] for f, t in FIELDS.items() if f not in REQUIRED}
 FLOW_CODES = ("M", "X", "RM", "RX", "DX", "FM", "MIP", "MOP", "XIP", "XOP")
 
 _STRUCT = "{" + ", ".join(f'"{k}": "{v}"' for k, v in FIELDS.items()) + "}"
@@ -60,13 +64,13 @@ def _known_codes() -> list[int]:
 
 
 _KNOWN = ", ".join(map(str, _known_codes()))
-_CHECKED = {**REQUIRED, **{f: _NUM for f in NUMERIC_OR_NULL}}
+_CHECKED = {**REQUIRED, **OPTIONAL}
 _JSON_STRUCT = "{" + ", ".join(f'"{k}": "JSON"' for k in _CHECKED) + "}"
 
 
 def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
     ok = ", ".join(f"'{t}'" for t in allowed)
-    want = {"VARCHAR": "a string"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
+    want = {"VARCHAR": "a string", "BOOLEAN": "true or false"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
     if nullable:
         return (f"case when json_type(_j.{field}) not in ({ok}) then 'field {field}: expected {want} or null, got ' "
                 f"|| json_type(_j.{field}) || ' ' || left(_j.{field}::varchar, 40) end")
@@ -75,7 +79,7 @@ def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
 
 
 _TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
-              [_type_problem(f, _NUM, True) for f in NUMERIC_OR_NULL]
+              [_type_problem(f, t, True) for f, t in OPTIONAL.items()]
 _FLOWS = ", ".join(f"'{f}'" for f in FLOW_CODES)
 _DOMAIN_EXPRS = [
     "case when freqCode not in ('A', 'M') then 'field freqCode: ' || freqCode || ' is not A or M' end",
@@ -128,6 +132,10 @@ COMTRADE_RECORD = LoadSpec(
     """,),
     natural_key=("freqCode", "period", "reporterCode", "partnerCode", "partner2Code", "flowCode", "cmdCode",
                  "customsCode", "motCode"),
+    unknown_fields=f"""
+    select _file, field from (select _file, unnest(json_keys(_raw::json)) as field from {{parsed}})
+    where field not in ({", ".join(f"'{f}'" for f in FIELDS)})
+    """,
 )
 
 LOAD_SPECS = (COMTRADE_RECORD,)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from flows.countries import lookup
+from flows.countries import countries, lookup
 from flows.errors import ApiErrorBody, MalformedResponse, SourceError
 from flows.http import HttpResponse, build_url
 from flows.sources.base import Connector, ExtractResult, Partition, SourceSettings
@@ -64,10 +64,40 @@ class GdeltDocSettings(SourceSettings):
     @classmethod
     def _template(cls, value: str) -> str:
         try:
-            value.format(a="A", b="B")
+            query = value.format(a="A", b="B")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"placeholders other than {{a}} and {{b}}, or unbalanced braces ({exc!r})") from None
+        _check_query(query)
         return value
+
+    @field_validator("pair_queries")
+    @classmethod
+    def _pair_queries(cls, value: list[str]) -> list[str]:
+        for item in value:
+            key, sep, query = item.partition("=")
+            codes = key.strip().upper().replace("–", "-").split("-")
+            if not sep or len(codes) != 2 or any(c not in countries() for c in codes):
+                raise ValueError(f"{item!r} is not 'AAA-BBB=query' with two known ISO3 country codes")
+            if not query.strip():
+                raise ValueError(f"{item!r} has an empty query")
+            _check_query(query)
+        return value
+
+
+#: what a DOC API query is made of: words (any script), quoted phrases, OR-lists in parentheses and
+#: operators such as sourcecountry:CH, near5:"a b", tone<-5, theme:TAX_FNCACT (README.md, "Request")
+QUERY_PUNCTUATION = "\"'()-:<>=.,_*&+"
+MAX_QUERY_LENGTH = 500
+
+
+def _check_query(query: str) -> None:
+    """A query reaches the request URL and, as a load parameter, SQL: only the query syntax passes."""
+    bad = sorted({c for c in query if not (c.isalnum() or c == " " or c in QUERY_PUNCTUATION)})
+    if bad:
+        raise ValueError(f"character(s) {''.join(bad)!r} are not part of the GDELT DOC query syntax; allowed: letters, "
+                         f"digits, spaces and {QUERY_PUNCTUATION}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ValueError(f"a query of {len(query)} characters is longer than {MAX_QUERY_LENGTH}")
 
 
 def pairs(config: "Config") -> list[str]:

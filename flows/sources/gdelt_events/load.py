@@ -6,7 +6,8 @@
   Actor2CountryCode form a configured pair (``{pairs}``, from the landed file's load_params). DuckDB
   parses the whole file; nothing is read row by row in Python. A line that is not 61 fields (GDELT
   1.0's 58, a cut or garbage line) or not UTF-8, and a kept event whose id, dates, QuadClass,
-  Goldstein (outside [-10, 10]), tone or mention count is malformed, is quarantined with its line;
+  Goldstein (outside [-10, 10]), tone, mention, source or article count or root flag is malformed
+  (staging would read it as 0 or null), is quarantined with its line;
   the file's other events load.
 - ``gdelt_export_file``: one row per batch file handled by a run (rows, bytes, MD5, loaded/skipped
   and why) -> raw.gdelt_export_file; the total rows per batch normalise event volume.
@@ -99,9 +100,13 @@ GDELT_EVENT = LoadSpec(
         select _file, record_no, 'wrong_type', 'EventCode ' || coalesce(EventCode, 'null') || ' is not a CAMEO code'
         from {parsed} where not regexp_full_match(coalesce(EventCode, ''), '[0-9]{2,4}')
         """,
+        *(f"""
+        select _file, record_no, 'wrong_type', '{c} ' || coalesce({c}, 'null') || ' is not a count'
+        from {{parsed}} where try_cast({c} as integer) is null or try_cast({c} as integer) < 0
+        """ for c in ("NumMentions", "NumSources", "NumArticles")),
         """
-        select _file, record_no, 'wrong_type', 'NumMentions ' || coalesce(NumMentions, 'null') || ' is not a count'
-        from {parsed} where try_cast(NumMentions as integer) is null or try_cast(NumMentions as integer) < 0
+        select _file, record_no, 'out_of_domain', 'IsRootEvent ' || coalesce(IsRootEvent, 'null') || ' is not 0 or 1'
+        from {parsed} where coalesce(IsRootEvent, '') not in ('0', '1')
         """,
         _numeric("GoldsteinScale", -10, 10),
         _numeric("AvgTone", -100, 100),

@@ -6,8 +6,10 @@ indexes into the ``structure.attributes.observation`` value lists (README.md, "R
 TRN quirk: the key's third and fourth positions are PRODUCTCODE and PARTNER although the structure
 announces PARTNER at keyPosition 2 (the real recording confirms it: position 3 runs over 5,388
 products). Dimensions and attributes are looked up by id, never by position, except for that
-documented key layout. Parsed with DuckDB's JSON functions, no Python loops. A file that is not a TRN answer is refused
-whole; an observation that breaks the record contract is quarantined, the rest of the file loads.
+documented key layout. Parsed with DuckDB's JSON functions, no Python loops. A file that is not a TRN answer, or
+whose structure lacks an attribute the raw table loads, is refused whole; an observation that breaks the record
+contract (a value that is not a number, a key or an attribute index that points nowhere) is quarantined, the
+rest of the file loads. Dimensions and attributes the contract does not know are noted.
 """
 from flows.sources.loadspec import LoadSpec
 from flows.sources.wits.connector import KIND
@@ -20,9 +22,26 @@ _ATTRS = ("NOMENCODE", "TARIFFTYPE", "SUM_OF_RATES", "MIN_RATE", "MAX_RATE", "TO
           "NBR_MFN_LINES", "NBR_NA_LINES", "OBS_VALUE_MEASURE")
 #: position of each attribute in structure.attributes.observation (1-based; the value is ov[pos + 1])
 _ATTR_POS = ", ".join(f"max(case when a.id = '{a}' then pos end) as p_{a.lower()}" for a in _ATTRS)
-_ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower()}" for a in _ATTRS)
+_ATTR_IDX = ", ".join(f"try_cast(ov[p_{a.lower()} + 1] as integer) as i_{a.lower()}, ov[p_{a.lower()} + 1] as o_{a.lower()}"
+                     for a in _ATTRS)
+#: attributes whose index (as sent) points nowhere in their code list: a retyped index, never loaded as null
+_UNRESOLVED = "concat_ws(', ', " + ", ".join(
+    f"case when r.o_{a.lower()} is not null and a_{a.lower()}.v.id is null then '{a} ' || r.o_{a.lower()} end"
+    for a in _ATTRS) + ")"
 
 _VALUES = '[{"id":"VARCHAR","values":[{"id":"VARCHAR","name":"VARCHAR"}]}]'
+_ATTR_LIST = ", ".join(f"'{a}'" for a in _ATTRS)
+#: every dimension and attribute id of the TRN structure: loaded, or known and left out (EXCLUDEDFROM)
+_KNOWN_IDS = (*_DIMS, "TIME_PERIOD", *_ATTRS, "EXCLUDEDFROM")
+#: the dimension and observation attribute ids of each file (a file without a structure yields none)
+_STRUCTURE_IDS = """
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({file}))
+    select _file, unnest(from_json(j -> '$.structure.attributes.observation', '[{"id": "VARCHAR"}]')).id as id from doc
+    union all
+    select _file, unnest(from_json(j -> '$.structure.dimensions.series', '[{"id": "VARCHAR"}]')).id from doc
+    union all
+    select _file, unnest(from_json(j -> '$.structure.dimensions.observation', '[{"id": "VARCHAR"}]')).id from doc
+"""
 
 _ROWS = f"""
     with doc as (select filename as _file, content::json as j from read_text({{file}})),
@@ -112,6 +131,7 @@ WITS_TRN_TARIFF = LoadSpec(
         r.obs_json as _obs,
         r.k as _key,
         t.v.id is not null as _has_year,
+        {_UNRESOLVED} as _unresolved,
         r.series_key,
         d_freq.v.id as freq,
         d_reporter.v.id as reporter_code,
@@ -144,7 +164,14 @@ WITS_TRN_TARIFF = LoadSpec(
     select _file, 'not a WITS TRAINS tariff answer: header.id is ' || coalesce(j ->> '$.header.id', 'missing')
            || ' (expected DF_WITS_Tariff_TRAINS)'
     from doc where (j ->> '$.header.id') is distinct from 'DF_WITS_Tariff_TRAINS'
-    """,),
+    """, f"""
+    with ids as ({_STRUCTURE_IDS}),
+    per_file as (select _file, list_filter([{_ATTR_LIST}], lambda a: not list_contains(list(id), a)) as missing
+                 from ids group by _file)
+    select _file, 'the SDMX structure lacks the observation attribute(s) ' || array_to_string(list_sort(missing), ', ')
+           || ' that raw.wits_trn_tariff loads'
+    from per_file where len(missing) > 0
+    """),
     checks=(
         """
         select _file, record_no, 'wrong_type', 'series ' || series_key || ': observation value is '
@@ -155,6 +182,11 @@ WITS_TRN_TARIFF = LoadSpec(
         select _file, record_no, 'out_of_domain', 'series key ' || series_key
                || ' does not fit the TRN layout FREQ:REPORTER:PRODUCTCODE:PARTNER:DATATYPE'
         from {parsed} where len(_key) <> 5 or reporter_code is null or partner_code is null or product_code is null
+        """,
+        """
+        select _file, record_no, 'out_of_domain', 'series ' || series_key || ': attribute index outside its code list: '
+               || _unresolved
+        from {parsed} where _unresolved <> ''
         """,
         """
         select _file, record_no, 'out_of_domain', 'series ' || series_key || ': observation period is not a year'
@@ -170,6 +202,10 @@ WITS_TRN_TARIFF = LoadSpec(
         """,
     ),
     natural_key=("reporter_code", "partner_code", "product_code", "year", "datatype"),
+    unknown_fields=f"""
+    with ids as ({_STRUCTURE_IDS})
+    select _file, id from ids where id not in ({", ".join(f"'{x}'" for x in _KNOWN_IDS)})
+    """,
     batch=False,  # the SDMX message's code lists are per file: one file per statement
 )
 

@@ -8,9 +8,10 @@ get HTTP 400 text/html. One partition per indicator, all pages fetched.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from flows.errors import ApiErrorBody, MalformedResponse
 from flows.http import HttpResponse, build_url
@@ -32,12 +33,26 @@ DEFAULT_INDICATORS = [
 ]
 
 
+#: a World Bank indicator id: dot-separated parts of letters, digits and underscores (NY.GDP.MKTP.CD)
+_INDICATOR_ID = r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*"
+
+
 class WorldBankSettings(SourceSettings):
     base_url: str = "https://api.worldbank.org/v2"
     min_interval_seconds: float = Field(0.1, ge=0)
     indicators: list[str] = Field(default_factory=lambda: list(DEFAULT_INDICATORS), min_length=1,
                                   description="World Bank indicator ids")
     per_page: int = Field(1000, ge=1, le=32500, description="rows per page (the API allows up to 32,500)")
+
+    @field_validator("indicators")
+    @classmethod
+    def _indicator_ids(cls, value: list[str]) -> list[str]:
+        # an id is a segment of the request path: nothing else may reach the URL
+        bad = [i for i in value if not re.fullmatch(_INDICATOR_ID, i)]
+        if bad:
+            raise ValueError(f"not World Bank indicator ids (dot-separated letters, digits, underscores, "
+                             f"e.g. NY.GDP.MKTP.CD): {bad}")
+        return value
 
 
 def page_url(config: "Config", settings: WorldBankSettings, indicator: str, page: int) -> str:

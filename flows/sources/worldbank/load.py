@@ -2,10 +2,29 @@
 
 Record contract (a record that breaks it is quarantined, the rest of the page loads): ``value`` a
 number or null; ``indicator.id``, ``countryiso3code`` and ``date`` strings; ``date`` a year no later
-than the run's year; ``countryiso3code`` three letters.
+than the run's year; ``countryiso3code`` three letters; every other field of its type or null
+(``decimal`` an integer, ``unit``/``obs_status`` and the names strings).
 """
 from flows.sources.loadspec import LoadSpec
 from flows.sources.worldbank.connector import KIND
+
+#: the fields of a record (README.md); another one (a new or renamed field) is noted by the loader
+RECORD_FIELDS = ("indicator", "country", "countryiso3code", "date", "value", "unit", "obs_status", "decimal")
+#: optional fields and the JSON types they may have besides null (a retyped one is quarantined, never
+#: loaded as null or as the text of an array)
+OPTIONAL = {"indicator": ("OBJECT",), "country": ("OBJECT",), "indicator.value": ("VARCHAR",),
+            "country.id": ("VARCHAR",), "country.value": ("VARCHAR",), "unit": ("VARCHAR",),
+            "obs_status": ("VARCHAR",), "decimal": ("BIGINT", "UBIGINT")}
+_WANT = {"OBJECT": "an object", "VARCHAR": "a string", "BIGINT": "an integer"}
+
+
+def _retyped(path: str, types: tuple[str, ...]) -> str:
+    value, ok = f"(_json -> '$.{path}')", ", ".join(f"'{t}'" for t in (*types, "NULL"))
+    return (f"case when json_type({value}) not in ({ok}) then 'field {path}: expected {_WANT[types[0]]} or null, got ' "
+            f"|| json_type({value}) || ' ' || left({value}::varchar, 40) end")
+
+
+_RETYPED = ", ".join(_retyped(f, t) for f, t in OPTIONAL.items())
 
 WORLDBANK_INDICATOR = LoadSpec(
     kind=KIND,
@@ -48,6 +67,10 @@ WORLDBANK_INDICATOR = LoadSpec(
            or json_type(_json -> '$.countryiso3code') is distinct from 'VARCHAR'
            or json_type(_json -> '$.date') is distinct from 'VARCHAR'
         """,
+        f"""
+        select _file, record_no, 'wrong_type', problem
+        from (select _file, record_no, concat_ws('; ', {_RETYPED}) as problem from {{parsed}}) where problem <> ''
+        """,
         """
         select _file, record_no, 'out_of_domain', 'date ' || coalesce(date, 'null') || ' is not a year'
         from {parsed} where not regexp_full_match(coalesce(date, ''), '[0-9]{4}')
@@ -62,6 +85,10 @@ WORLDBANK_INDICATOR = LoadSpec(
         """,
     ),
     natural_key=("countryiso3code", "indicator_id", "date"),
+    unknown_fields=f"""
+    select _file, field from (select _file, unnest(json_keys(_json)) as field from {{parsed}})
+    where field not in ({", ".join(f"'{f}'" for f in RECORD_FIELDS)})
+    """,
 )
 
 LOAD_SPECS = (WORLDBANK_INDICATOR,)
