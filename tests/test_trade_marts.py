@@ -362,6 +362,19 @@ def test_hong_kong_transit_is_shown_beside_chinas_flows(sample_run):
     assert by_flow[("CAN", "USA")][2] is None and by_flow[("USA", "CAN")][2] is None
 
 
+def test_seed_story_has_trade_every_month_from_2018(sample_run):
+    """The README's seed-story query: no month from 2018-01 without trade, and each month says how."""
+    rows = sample_run.query("""select month, trade_total_usd, trade_a_to_b_method, trade_b_to_a_method, relations_index
+        from marts.country_pair_monthly where pair = 'CAN-CHN' and month >= '2018-01-01' order by month""")
+    assert len(rows) >= 96 and rows[0][0].isoformat() == "2018-01-01"
+    assert [m for m, total, *_ in rows if total is None] == []
+    assert all(a and b for _, _, a, b, _ in rows)
+    # the monthly history the first run fetched: every reporter from January 2015
+    first = dict(sample_run.query("""select "reporterISO", min(period) from raw.comtrade_record where "freqCode" = 'M'
+        group by all""", published=False))
+    assert first == {"CAN": "201501", "CHN": "201501", "USA": "201501"}
+
+
 def test_us_canada_trade_is_about_one_trillion_canadian_dollars(sample_run):
     """Calibration: US-reported 2024 trade with Canada, USTR / US Census US$349.4B exports + US$412.7B imports
     = US$762.1B; 'nearly $1 trillion' is that in Canadian dollars (Bank of Canada 2024 average, 1.37 CAD per USD)."""
