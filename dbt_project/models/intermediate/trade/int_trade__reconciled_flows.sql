@@ -14,6 +14,14 @@
 {% set floor = var('trade_reconcile_min_flow_usd', 1000) %}
 {% set hub = var('trade_transit_hub', 'HKG') %}
 {% set shares = var('trade_transit_shares', {}) %}
+{% if method not in ['estimated', 'fixed_ratio'] %}
+    {{ exceptions.raise_compiler_error("var trade_reconciliation_method must be estimated or fixed_ratio, got '" ~ method ~ "'") }}
+{% endif %}
+{% for k, v in shares.items() %}
+    {% if not modules.re.match('^[A-Z]{3}-[A-Z]{3}$', k) or v is not number or v < 0 or v > 1 %}
+        {{ exceptions.raise_compiler_error("var trade_transit_shares: keys are 'EXP-IMP' ISO3 pairs, values shares in [0, 1]; got " ~ k ~ ": " ~ v) }}
+    {% endif %}
+{% endfor %}
 with pairs as (
     select * from {{ ref('int_trade__mirror_pairs') }}
 ),

@@ -28,12 +28,19 @@ gaps as (
     from obs
 ),
 
+cells as (
+    -- the iteration needs only each pair's sum of gaps and count: sum(d / p) = sum_d / p for one partner
+    select exporter_iso3, importer_iso3, sum(distance) as distance_sum, count(*) as n_obs
+    from gaps
+    group by exporter_iso3, importer_iso3
+),
+
 starts as (
-    select 'exporter' as role, exporter_iso3 as iso3, avg(distance) as distance, count(*) as n_obs
-    from gaps group by exporter_iso3
+    select 'exporter' as role, exporter_iso3 as iso3, sum(distance_sum) / sum(n_obs) as distance, sum(n_obs) as n_obs
+    from cells group by exporter_iso3
     union all
-    select 'importer' as role, importer_iso3 as iso3, avg(distance) as distance, count(*) as n_obs
-    from gaps group by importer_iso3
+    select 'importer' as role, importer_iso3 as iso3, sum(distance_sum) / sum(n_obs) as distance, sum(n_obs) as n_obs
+    from cells group by importer_iso3
 ),
 
 distances (step, role, iso3, distance, change) as (
@@ -48,8 +55,8 @@ distances (step, role, iso3, distance, change) as (
     from distances as d
     left join lateral (
         -- null for the role not updated in this step: it keeps its distance
-        select sum(g.distance / p.distance) / sum(1 / p.distance) as distance
-        from gaps as g
+        select sum(g.distance_sum / p.distance) / sum(g.n_obs / p.distance) as distance
+        from cells as g
         join distances as p
             on p.step = d.step
            and p.role = case d.role when 'exporter' then 'importer' else 'exporter' end
