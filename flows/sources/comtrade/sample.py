@@ -2,16 +2,20 @@
 format, for every request the connector makes in keyed mode (and, on request, preview mode). The
 connector in ``auto`` mode replays a keyed recording without needing COMTRADE_API_KEY.
 
-What the numbers are calibrated to (public figures; docs/sources/comtrade.md lists them):
+What the numbers are calibrated to (public figures; docs/sources/comtrade.md#sample lists each source):
 - China-reported trade with Canada 2024: exports US$46.4B (+3%), imports US$46.6B (+6.1%);
-  2025: exports +3%, imports -11%.
+  2025: exports +3%, imports -11%. US-reported trade with Canada 2024: exports US$349.4B, imports
+  US$412.7B (USTR / US Census).
 - Mirror flows disagree the way they do in reality: importer-reported values (CIF, by origin)
   exceed exporter-reported ones (FOB, by consignment). Canada's imports from China are ~38% above
   China's exports to Canada and China's imports from Canada ~80% above Canada's exports to China,
   because goods move through Hong Kong and the US (transit partner HKG is in the sample). China's
   reported exports to the US exceed US imports from China (de minimis, routing), as published.
   The US exports to Canada equal Canada's imports from the US within ~1% (the two exchange import
-  data).
+  data). Below TOTAL the gap has two parts: every chapter's direct shipments carry a freight margin
+  (``true_margin``: growing with the distance between capitals, larger for bulky goods; none for
+  Canada, which values imports FOB), and a few transit chapters per direction (``_TRANSIT``) carry
+  the attribution gap that brings the TOTAL to the direction's ratio.
 - Seed story: Canada's imports of Chinese EVs (8703.40/60/70/80) collapse from October 2024 (100%
   surtax); Canada's canola oil (1514), meal (2306.49) and peas (0713.10) exports to China collapse
   from April 2025 (100% tariff from 2025-03-20; March half-affected); pork and seafood fall by
@@ -23,8 +27,9 @@ What the numbers are calibrated to (public figures; docs/sources/comtrade.md lis
 
 Deterministic: values come from hashes of their coordinates, never from the wall clock; which
 periods are "published" depends only on ``run_date`` (default: today): annual data for every year
-before the run year, monthly data up to two months before the run month, from January of the
-first year of the connector's monthly window.
+before the run year, monthly data from January 2010 up to two months before the run month. The
+recording answers every request the connector can make for the configured years (the monthly
+window, the first run's monthly history from ``monthly_history_start``, backfills).
 """
 from __future__ import annotations
 
