@@ -51,3 +51,10 @@
         false
     {%- endif -%}
 {% endmacro %}
+
+{#- An order-independent sum: each term rounded to `scale` decimals, summed exactly in DECIMAL, back
+    to double. Double sums depend on the order DuckDB's threads add them in, and the marts must be
+    bit-identical when a night is re-run (docs/sources/tariffs.md makes the same choice). -#}
+{% macro trade_exact_sum(expr, scale=12) -%}
+    cast(sum(cast({{ expr }} as decimal(38, {{ scale }}))) as double)
+{%- endmacro %}

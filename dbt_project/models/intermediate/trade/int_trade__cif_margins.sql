@@ -40,8 +40,8 @@ cells as (
     -- group means: one per exporter -> importer x chapter
     select
         exporter_iso3, importer_iso3, cmd_code, ln_distance, contiguity,
-        sum(weight) as cell_weight,
-        sum(weight * ln_ratio_winsorized) / sum(weight) as ln_ratio_mean,
+        {{ trade_exact_sum('weight') }} as cell_weight,
+        {{ trade_exact_sum('weight * ln_ratio_winsorized') }} / {{ trade_exact_sum('weight') }} as ln_ratio_mean,
         count(*) as n_obs
     from chapter_obs
     group by exporter_iso3, importer_iso3, cmd_code, ln_distance, contiguity
@@ -50,9 +50,9 @@ cells as (
 chapter_means as (
     select
         cmd_code,
-        sum(cell_weight * ln_ratio_mean) / sum(cell_weight) as ln_ratio_bar,
-        sum(cell_weight * ln_distance) / sum(cell_weight) as ln_distance_bar,
-        sum(cell_weight * contiguity) / sum(cell_weight) as contiguity_bar,
+        {{ trade_exact_sum('cell_weight * ln_ratio_mean') }} / {{ trade_exact_sum('cell_weight') }} as ln_ratio_bar,
+        {{ trade_exact_sum('cell_weight * ln_distance') }} / {{ trade_exact_sum('cell_weight') }} as ln_distance_bar,
+        {{ trade_exact_sum('cell_weight * contiguity') }} / {{ trade_exact_sum('cell_weight') }} as contiguity_bar,
         sum(n_obs) as n_obs
     from cells
     group by cmd_code
@@ -70,11 +70,11 @@ demeaned as (
 
 moments as (
     select
-        coalesce(sum(cell_weight * x1 * x1), 0) as s11,
-        coalesce(sum(cell_weight * x1 * x2), 0) as s12,
-        coalesce(sum(cell_weight * x2 * x2), 0) as s22,
-        coalesce(sum(cell_weight * x1 * y), 0) as s1y,
-        coalesce(sum(cell_weight * x2 * y), 0) as s2y,
+        coalesce({{ trade_exact_sum('cell_weight * x1 * x1') }}, 0) as s11,
+        coalesce({{ trade_exact_sum('cell_weight * x1 * x2') }}, 0) as s12,
+        coalesce({{ trade_exact_sum('cell_weight * x2 * x2') }}, 0) as s22,
+        coalesce({{ trade_exact_sum('cell_weight * x1 * y') }}, 0) as s1y,
+        coalesce({{ trade_exact_sum('cell_weight * x2 * y') }}, 0) as s2y,
         (select count(*) from chapter_obs) as n_obs,
         (select count(distinct (exporter_iso3, importer_iso3)) from chapter_obs) as n_pairs
     from demeaned
@@ -110,9 +110,9 @@ chapter_effects as (
 
 pooled as (
     -- the intercept of a chapter without enough observations: the weighted mean chapter effect
-    select sum(c.cell_weight * (c.ln_ratio_mean - b.beta_ln_distance * c.ln_distance - b.beta_contiguity * c.contiguity))
-           / sum(c.cell_weight) as effect,
-           sum(c.cell_weight * c.ln_distance) / sum(c.cell_weight) as ln_distance_mean
+    select {{ trade_exact_sum('c.cell_weight * (c.ln_ratio_mean - b.beta_ln_distance * c.ln_distance - b.beta_contiguity * c.contiguity)') }}
+           / {{ trade_exact_sum('c.cell_weight') }} as effect,
+           {{ trade_exact_sum('c.cell_weight * c.ln_distance') }} / {{ trade_exact_sum('c.cell_weight') }} as ln_distance_mean
     from cells as c
     cross join betas as b
 ),
@@ -120,8 +120,8 @@ pooled as (
 year_effects as (
     select
         o.year,
-        sum(o.weight * (o.ln_ratio_winsorized - e.effect - b.beta_ln_distance * o.ln_distance - b.beta_contiguity * o.contiguity))
-            / sum(o.weight) as effect
+        {{ trade_exact_sum('o.weight * (o.ln_ratio_winsorized - e.effect - b.beta_ln_distance * o.ln_distance - b.beta_contiguity * o.contiguity)') }}
+            / {{ trade_exact_sum('o.weight') }} as effect
     from chapter_obs as o
     join chapter_effects as e using (cmd_code)
     cross join betas as b
@@ -131,8 +131,8 @@ year_effects as (
 product_effects as (
     select
         o.cmd_code,
-        sum(o.weight * (o.ln_ratio_winsorized - b.beta_ln_distance * o.ln_distance - b.beta_contiguity * o.contiguity
-                        - coalesce(y.effect, 0))) / sum(o.weight) as effect,
+        {{ trade_exact_sum('o.weight * (o.ln_ratio_winsorized - b.beta_ln_distance * o.ln_distance - b.beta_contiguity * o.contiguity - coalesce(y.effect, 0))') }}
+            / {{ trade_exact_sum('o.weight') }} as effect,
         count(*) as n_obs
     from obs as o
     cross join betas as b
@@ -199,7 +199,8 @@ chapter_values as (
         exporter_iso3, importer_iso3, year, cmd_code,
         coalesce(
             max(coalesce(importer_reported_cif_usd, exporter_reported_fob_usd)) filter (where period_type = 'annual'),
-            sum(coalesce(importer_reported_cif_usd, exporter_reported_fob_usd)) filter (where period_type = 'monthly')
+            cast(sum(cast(coalesce(importer_reported_cif_usd, exporter_reported_fob_usd) as decimal(38, 4)))
+                 filter (where period_type = 'monthly') as double)
         ) as chapter_value
     from pairs
     where hs_level = 'chapter'
@@ -209,7 +210,7 @@ chapter_values as (
 total_weighted as (
     select
         c.exporter_iso3, c.importer_iso3, c.year,
-        sum(v.chapter_value * c.cif_margin) / nullif(sum(v.chapter_value), 0) as cif_margin,
+        {{ trade_exact_sum('v.chapter_value * c.cif_margin', 8) }} / nullif({{ trade_exact_sum('v.chapter_value', 4) }}, 0) as cif_margin,
         bool_or(c.effect_level = 'fixed_ratio_fallback') as is_fallback,
         bool_or(c.without_gravity) as without_gravity,
         sum(c.n_obs) as n_obs

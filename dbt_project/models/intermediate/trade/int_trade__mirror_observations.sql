@@ -30,8 +30,8 @@ annual as (
 month_years as (
     select
         exporter_iso3, importer_iso3, year, cmd_code, hs_level,
-        sum(exporter_reported_fob_usd) as value_exporter_fob,
-        sum(importer_reported_cif_usd) as value_importer_cif,
+        {{ trade_exact_sum('exporter_reported_fob_usd', 4) }} as value_exporter_fob,
+        {{ trade_exact_sum('importer_reported_cif_usd', 4) }} as value_importer_cif,
         'sum_of_months' as basis
     from pairs
     where period_type = 'monthly'

@@ -30,16 +30,16 @@ gaps as (
 
 cells as (
     -- the iteration needs only each pair's sum of gaps and count: sum(d / p) = sum_d / p for one partner
-    select exporter_iso3, importer_iso3, sum(distance) as distance_sum, count(*) as n_obs
+    select exporter_iso3, importer_iso3, {{ trade_exact_sum('distance') }} as distance_sum, count(*) as n_obs
     from gaps
     group by exporter_iso3, importer_iso3
 ),
 
 starts as (
-    select 'exporter' as role, exporter_iso3 as iso3, sum(distance_sum) / sum(n_obs) as distance, sum(n_obs) as n_obs
+    select 'exporter' as role, exporter_iso3 as iso3, {{ trade_exact_sum('distance_sum') }} / sum(n_obs) as distance, sum(n_obs) as n_obs
     from cells group by exporter_iso3
     union all
-    select 'importer' as role, importer_iso3 as iso3, sum(distance_sum) / sum(n_obs) as distance, sum(n_obs) as n_obs
+    select 'importer' as role, importer_iso3 as iso3, {{ trade_exact_sum('distance_sum') }} / sum(n_obs) as distance, sum(n_obs) as n_obs
     from cells group by importer_iso3
 ),
 
@@ -55,7 +55,7 @@ distances (step, role, iso3, distance, change) as (
     from distances as d
     left join lateral (
         -- null for the role not updated in this step: it keeps its distance
-        select sum(g.distance_sum / p.distance) / sum(g.n_obs / p.distance) as distance
+        select {{ trade_exact_sum('g.distance_sum / p.distance') }} / {{ trade_exact_sum('g.n_obs / p.distance') }} as distance
         from cells as g
         join distances as p
             on p.step = d.step
@@ -77,7 +77,7 @@ converged as (
 ),
 
 overall as (
-    select avg(distance) as mean_distance from gaps
+    select {{ trade_exact_sum('distance_sum') }} / sum(n_obs) as mean_distance from cells
 ),
 
 countries as (
