@@ -10,6 +10,9 @@ Each phase runs in a fresh child process so its peak RSS (ru_maxrss) is its own.
   history: N synthetic Comtrade records in the exact API format (9 reporters x 8 partners x M, X x
            98 chapters + 13 products, annual 1995.. and monthly 2002..), written as keyed-style answers
            (one file per reporter x year x frequency), loaded and transformed the same way.
+Reconciliation time: the dbt node times of the reconciliation models (estimation sample, margins,
+reliability, reconciled flows, trade_reconciled) from run_results.json, and a second `dbt run` of
+just those models on the loaded warehouse (rows of trade_reconciled beside it).
 Not part of the test suite. Prints one line per phase: seconds, rows, peak RSS MB.
 """
 from __future__ import annotations
@@ -31,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 COUNTRIES = ["CAN", "CHN", "USA", "MEX", "JPN", "KOR", "DEU", "FRA", "GBR"]
 DBT_SELECT = "+path:models/marts/trade"
+RECONCILIATION = ["int_trade__mirror_observations", "int_trade__cif_margins", "int_trade__reporter_reliability",
+                  "int_trade__reconciled_flows", "trade_reconciled"]
 
 
 def _child(phase: str, workdir: Path, records: int) -> dict:
@@ -49,21 +54,41 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _dbt(db: Path, workdir: Path) -> tuple[float, bool, str]:
+def _dbt(db: Path, workdir: Path, command: str = "build", select: list[str] | None = None) -> tuple[float, bool, str, dict]:
     env = {**os.environ, "BILATERAL_DUCKDB": str(db), "DBT_LOG_PATH": str(workdir / "dbt_logs"),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     t = time.perf_counter()
-    out = subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--select", DBT_SELECT,
+    out = subprocess.run([str(Path(sys.executable).parent / "dbt"), command, "--select", *(select or [DBT_SELECT]),
                           "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
                           "--target-path", str(workdir / "dbt_target")], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t
-    node_seconds = 0.0
+    node_seconds, nodes = 0.0, {}
     results = workdir / "dbt_target" / "run_results.json"
     if results.exists():
-        node_seconds = json.loads(results.read_text()).get("elapsed_time", 0.0)
+        doc = json.loads(results.read_text())
+        node_seconds = doc.get("elapsed_time", 0.0)
+        nodes = {r["unique_id"].split(".")[-1]: r.get("execution_time", 0.0) for r in doc.get("results", [])
+                 if r["unique_id"].startswith("model.")}
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     tail = "\n".join(out.stdout.splitlines()[-3:])
-    return seconds, out.returncode == 0, f"{tail} | dbt nodes {node_seconds:.1f}s, dbt peak RSS {peak:.0f} MB"
+    return seconds, out.returncode == 0, f"{tail} | dbt nodes {node_seconds:.1f}s, dbt peak RSS {peak:.0f} MB", nodes
+
+
+def _reconciliation(db: Path, workdir: Path, build_nodes: dict) -> dict:
+    """Reconciliation time: its nodes inside the build, then a dbt run of just those models."""
+    import duckdb
+
+    in_build = {n: round(build_nodes.get(n, 0.0), 2) for n in RECONCILIATION}
+    seconds, ok, _, nodes = _dbt(db, workdir / "reconcile", "run", RECONCILIATION)
+    con = duckdb.connect(str(db), read_only=True)
+    rows, flows = con.execute("""select count(*), count(*) filter (where reported_sides = 'both')
+                                 from marts.trade_reconciled""").fetchone()
+    mean_margin = con.execute("""select avg(cif_margin) from marts.trade_reconciled where hs_level = 'chapter'""").fetchone()[0]
+    con.close()
+    return {"reconciliation_nodes_in_build_s": round(sum(in_build.values()), 2), "by_model_s": in_build,
+            "reconciliation_rerun_wall_s": round(seconds, 1), "reconciliation_rerun_nodes_s": round(sum(nodes.values()), 2),
+            "rerun_ok": ok, "trade_reconciled_rows": rows, "rows_with_both_sides": flows,
+            "mean_chapter_margin": round(mean_margin or 0.0, 4)}
 
 
 def phase_sample(workdir: Path) -> dict:
@@ -95,11 +120,11 @@ def phase_sample(workdir: Path) -> dict:
     report = load_results(db, "bench", results)
     t3 = time.perf_counter()
     load_rss = _rss_mb()
-    dbt_s, ok, msg = _dbt(db, workdir)
+    dbt_s, ok, msg, nodes = _dbt(db, workdir)
     return {"phase": "sample", "generate_s": round(t1 - t0, 2), "extract_land_s": round(t2 - t1, 2),
             "load_s": round(t3 - t2, 2), "rows": report.rows_loaded, "files": report.files_loaded,
-            "load_errors": report.errors[:2], "load_peak_rss_mb": round(load_rss), "dbt_s": round(dbt_s, 2),
-            "dbt_ok": ok, "dbt": msg}
+            "load_errors": [f.message for f in report.failures[:2]], "quarantined": report.rows_quarantined, "load_peak_rss_mb": round(load_rss), "dbt_s": round(dbt_s, 2),
+            "dbt_ok": ok, "dbt": msg, **_reconciliation(db, workdir, nodes)}
 
 
 def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
@@ -182,11 +207,11 @@ def phase_history(workdir: Path, records: int) -> dict:
     t2 = time.perf_counter()
     load_rss = _rss_mb()
     size_gb = sum(p.stat().st_size for p, _, _ in files) / 1e9
-    dbt_s, ok, msg = _dbt(db, workdir)
+    dbt_s, ok, msg, nodes = _dbt(db, workdir)
     return {"phase": "history", "records_written": sum(n for _, _, n in files), "files": len(files),
             "json_gb": round(size_gb, 2), "generate_s": round(t1 - t0, 1), "load_s": round(t2 - t1, 1),
-            "rows": report.rows_loaded, "load_errors": report.errors[:2], "load_peak_rss_mb": round(load_rss),
-            "dbt_s": round(dbt_s, 1), "dbt_ok": ok, "dbt": msg}
+            "rows": report.rows_loaded, "load_errors": [f.message for f in report.failures[:2]], "quarantined": report.rows_quarantined, "load_peak_rss_mb": round(load_rss),
+            "dbt_s": round(dbt_s, 1), "dbt_ok": ok, "dbt": msg, **_reconciliation(db, workdir, nodes)}
 
 
 def main() -> None:

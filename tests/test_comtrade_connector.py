@@ -286,6 +286,44 @@ def test_incremental_refetches_revisable_and_never_loaded_periods_only(write_con
         "A-2010-CAN", "A-2010-CHN", "A-2011-CAN", "A-2011-CHN"]
 
 
+def test_first_run_asks_the_monthly_history_once_per_reporter_and_year(write_config, http_server, tmp_path):
+    """monthly_history_start: a reporter x year of history without state (a first run, a new country)
+    is asked once, with all twelve months; its state key then says it was asked, even without data;
+    later nights keep only the window current; --full-refresh asks again; 0 switches it off."""
+    cfg = _config(write_config, http_server.base_url, years=(2017, 2025), freqs=["M"], monthly_months=6,
+                  monthly_history_start=2015)
+    first = {p.key: p for p in _connector(cfg, run_date=date(2025, 6, 15)).partitions()}
+    history = sorted(k for k, p in first.items() if p.params.get("history"))
+    # never before years.start (2017); the window (Dec 2024..May 2025) is widened to 2024-2025
+    assert history == [f"M-{y}-{c}" for y in range(2017, 2024) for c in ("CAN", "CHN")]
+    assert first["M-2017-CAN"].params["periods"] == [f"2017{m:02d}" for m in range(1, 13)]
+    assert first["M-2025-CAN"].params["periods"] == ["202501", "202502", "202503", "202504", "202505"]
+    assert "history" not in first["M-2025-CAN"].params
+
+    # 2019 was asked for CAN and had no data; every other history year loaded
+    state = {f"M:{c}:{y}": ",".join(f"{y}{m:02d}" for m in range(1, 13)) for c in ("CAN", "CHN") for y in range(2017, 2025)}
+    state["M:CAN:2019"] = ""
+    later = {p.key for p in _connector(cfg, run_date=date(2025, 6, 15), state=state).partitions()}
+    assert later == {"M-2024-CAN", "M-2024-CHN", "M-2025-CAN", "M-2025-CHN"}  # the window: revisions, unpublished months
+    refresh = {p.key for p in _connector(cfg, run_date=date(2025, 6, 15), state=state, full_refresh=True).partitions()}
+    assert set(history) < refresh
+    del state["M:CHN:2018"]  # e.g. CHN added to the configuration later: its missing year is asked
+    assert {p.key for p in _connector(cfg, run_date=date(2025, 6, 15), state=state).partitions()} == later | {"M-2018-CHN"}
+
+    off = _config(write_config, http_server.base_url, years=(2017, 2025), freqs=["M"], monthly_months=6,
+                  monthly_history_start=0)
+    assert {p.key for p in _connector(off, run_date=date(2025, 6, 15)).partitions()} == {
+        "M-2024-CAN", "M-2024-CHN", "M-2025-CAN", "M-2025-CHN"}
+
+    # an answer without data still records that the history year was asked
+    http_server.respond((200, JSON, _body([])), repeat_last=True)
+    conn = _connector(cfg, run_date=date(2025, 6, 15))
+    result = conn.extract(first["M-2019-CAN"], Lander(tmp_path / "l", "comtrade", "d", "r"))
+    assert result.ok and result.state_updates == {"M:CAN:2019": ""}
+    result = conn.extract(first["M-2025-CAN"], Lander(tmp_path / "l", "comtrade", "d", "r"))
+    assert result.state_updates == {}  # the window's unpublished months are asked again next night
+
+
 def test_reference_lists_can_be_refreshed_from_the_api(write_config, http_server, tmp_path):
     reporters = (REFERENCE_DIR / "countries" / "Reporters.json").read_bytes()
     http_server.respond((200, JSON, reporters), (404, {"Content-Type": "text/plain"}, b"not found"),

@@ -164,8 +164,15 @@ def test_sample_is_deterministic_for_config_and_run_date(small_config, tmp_path)
     assert all(e["key"].startswith("data/v1/get/C/") for e in entries)
 
 
-def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_path, monkeypatch):
+@pytest.mark.parametrize("history_start,months", [
+    (2015, 33),  # first run: the history from max(2015, years.start 2023) up to the window, Jan 2023..Sep 2025
+    (0, 9),  # window only: Jan..Sep 2025, the 3-month window widened to the calendar year, 2-month lag
+])
+def test_sample_replays_through_the_connector_in_both_modes(write_config, tmp_path, monkeypatch, history_start, months):
     monkeypatch.delenv("COMTRADE_API_KEY", raising=False)
+    small_config = load_config(write_config({"countries.focus": ["CAN", "CHN"], "years.start": 2023, "years.end": 2025,
+                                             "sources.comtrade.monthly_months": 3,
+                                             "sources.comtrade.monthly_history_start": history_start}), environ={})
     run_date = date(2025, 11, 28)
     samplegen.generate(sample_context(small_config, "comtrade", tmp_path / "rec", run_date), modes=("keyed", "preview"))
     src = small_config.sources["comtrade"]
@@ -186,10 +193,10 @@ def test_sample_replays_through_the_connector_in_both_modes(small_config, tmp_pa
         assert report.failures == [] and report.rows_loaded == counts[mode]
     assert counts["keyed"] == counts["preview"] > 0
     con = duckdb.connect(str(tmp_path / "preview.duckdb"), read_only=True)
-    synthetic, months = con.execute(
+    synthetic, n_months = con.execute(
         "select bool_and(_synthetic), count(distinct period) filter (where \"freqCode\" = 'M') from raw.comtrade_record").fetchone()
     con.close()
-    assert synthetic and months == 9  # Jan..Sep 2025: the 3-month window widened to the calendar year, 2-month lag
+    assert synthetic and n_months == months
 
 
 def test_raw_suite_catches_breakdown_rows_that_pass_loading(db, tmp_path):

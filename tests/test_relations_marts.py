@@ -81,15 +81,19 @@ def test_relations_marts_are_marked_sample_and_published(sample_run):
 
 
 def test_country_pair_monthly_joins_trade_from_trade_balance(sample_run):
+    """The trade columns are trade_balance's reconciled values (both declarations), each direction with its method."""
     (row,) = sample_run.query("""
-        select c.trade_total_usd, c.trade_balance_a_usd, c.trade_reported_by, t.total_trade_usd, t.balance_usd
+        select c.trade_total_usd, c.trade_balance_a_usd, c.trade_reported_by, t.reconciled_total_trade_usd,
+               t.reconciled_balance_usd, c.trade_a_to_b_method, c.trade_b_to_a_method, t.reconciled_exports_method,
+               t.reconciled_imports_method
         from marts.country_pair_monthly as c
         join marts.trade_balance as t
           on t.reporter_iso3 = 'CAN' and t.partner_iso3 = 'CHN' and t.period_type = 'monthly' and t.period_start = c.month
         where c.pair = 'CAN-CHN' and c.month = date '2025-03-01'""")
     assert row[2] == "CAN" and row[0] == pytest.approx(row[3], abs=1e-6) and row[1] == pytest.approx(row[4], abs=1e-6)
+    assert row[5:7] == row[7:9] and row[5] is not None
     (annual,) = sample_run.query("""
-        select c.trade_year_total_usd, t.total_trade_usd from marts.country_pair_monthly as c
+        select c.trade_year_total_usd, t.reconciled_total_trade_usd from marts.country_pair_monthly as c
         join marts.trade_balance as t on t.reporter_iso3 = 'CAN' and t.partner_iso3 = 'CHN' and t.period_type = 'annual'
          and t.year = 2018
         where c.pair = 'CAN-CHN' and c.month = date '2018-12-01'""")

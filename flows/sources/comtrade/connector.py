@@ -115,6 +115,10 @@ class ComtradeSettings(SourceSettings):
                                 description="HS codes fetched besides the chapters (2, 4 or 6 digits)")
     transit_partners: list[str] = Field(default_factory=lambda: ["HKG"], description="ISO3 codes")
     monthly_months: int = Field(24, ge=1, le=120)
+    monthly_history_start: int = Field(
+        0, ge=0, le=2100,
+        description="first year of the monthly history asked once per reporter x year (a first run, a new "
+                    "country) and on --full-refresh, never before years.start; 0 = only the monthly window")
     revision_years: int = Field(2, ge=0)
     revision_months: int = Field(6, ge=0)
     max_records: int = Field(100000, ge=1, le=250000, description="row cap per keyed call")
@@ -211,7 +215,9 @@ class RequestPlanner:
 def partitions(config: "Config", settings: ComtradeSettings, run_date: date, state: dict[str, str],
                full_refresh: bool = False, backfill: tuple[date, date] | None = None) -> list[Partition]:
     """Tonight's reporter x year partitions: periods never loaded, periods in the revision window,
-    or everything in a full refresh / backfill range."""
+    or everything in a full refresh / backfill range. Monthly history years (``monthly_history_start``
+    up to the window) are asked once per reporter: when the year has no state yet (a first run, a new
+    country, an earlier history start) or in a full refresh."""
     parts: list[Partition] = []
     if settings.refresh_reference:
         parts.append(Partition(settings.name, "reference", "reference", {"reference": list(REFERENCE_FILES)}))
@@ -219,18 +225,35 @@ def partitions(config: "Config", settings: ComtradeSettings, run_date: date, sta
         by_year: dict[int, list[str]] = {}
         for p in wanted_periods(config, settings, run_date, freq, backfill):
             by_year.setdefault(int(p[:4]), []).append(p)
+        history = [] if (backfill or freq != "M") else history_years(config, settings, run_date)
+        for year in history:
+            by_year.setdefault(year, [f"{year}{m:02d}" for m in range(1, 13)])
         for year, periods in sorted(by_year.items()):
             for iso3 in config.countries:
                 state_key = f"{freq}:{iso3}:{year}"
+                if year in history and state_key in state and not full_refresh:
+                    continue  # history already asked for (with or without data); backfill fetches it again
                 loaded = set(filter(None, state.get(state_key, "").split(",")))
                 need = [p for p in periods
                         if full_refresh or backfill or p not in loaded or _revisable(settings, run_date, freq, p)]
                 if not need:
                     continue
-                parts.append(Partition(settings.name, f"{freq}-{year}-{iso3}", f"{freq}{year}",
-                                       {"freq": freq, "year": year, "reporter": iso3, "periods": need,
-                                        "state_key": state_key, "loaded": sorted(loaded)}))
+                params = {"freq": freq, "year": year, "reporter": iso3, "periods": need,
+                          "state_key": state_key, "loaded": sorted(loaded)}
+                if year in history:
+                    params["history"] = True
+                parts.append(Partition(settings.name, f"{freq}-{year}-{iso3}", f"{freq}{year}", params))
     return parts
+
+
+def history_years(config: "Config", settings: ComtradeSettings, run_date: date) -> list[int]:
+    """Years of monthly history before the monthly window: from ``monthly_history_start`` (never before
+    ``years.start``) to the year before the window's first year; [] when the option is 0."""
+    start = int(settings.monthly_history_start)
+    window = monthly_window(settings, run_date)
+    if not start or not window:
+        return []
+    return list(range(max(start, config.start_year), int(window[0][:4])))
 
 
 def monthly_window(settings: ComtradeSettings, run_date: date) -> list[str]:
@@ -245,7 +268,7 @@ def monthly_window(settings: ComtradeSettings, run_date: date) -> list[str]:
 
 def wanted_periods(config: "Config", settings: ComtradeSettings, run_date: date, freq: str,
                    backfill: tuple[date, date] | None = None) -> list[str]:
-    """Periods tonight may fetch, before state is consulted."""
+    """Periods tonight may fetch, before state is consulted (monthly history years: history_years)."""
     if backfill:
         first, last = backfill
         if freq == "A":
@@ -365,6 +388,10 @@ class ComtradeConnector(Connector):
             with_data.update(str(r.get("period")) for r in rows if isinstance(r, dict))
         loaded = set(partition.params.get("loaded", [])) | (with_data & set(partition.params["periods"]))
         if with_data:
+            result.state_updates[partition.params["state_key"]] = ",".join(sorted(loaded))
+        elif partition.params.get("history"):
+            # a history year is asked once: its state key records that, even when it had no monthly
+            # data (a reporter publishing annual data only); bilateral backfill asks again
             result.state_updates[partition.params["state_key"]] = ",".join(sorted(loaded))
         return result
 

@@ -2,16 +2,20 @@
 format, for every request the connector makes in keyed mode (and, on request, preview mode). The
 connector in ``auto`` mode replays a keyed recording without needing COMTRADE_API_KEY.
 
-What the numbers are calibrated to (public figures; docs/sources/comtrade.md lists them):
+What the numbers are calibrated to (public figures; docs/sources/comtrade.md#sample lists each source):
 - China-reported trade with Canada 2024: exports US$46.4B (+3%), imports US$46.6B (+6.1%);
-  2025: exports +3%, imports -11%.
+  2025: exports +3%, imports -11%. US-reported trade with Canada 2024: exports US$349.4B, imports
+  US$412.7B (USTR / US Census).
 - Mirror flows disagree the way they do in reality: importer-reported values (CIF, by origin)
   exceed exporter-reported ones (FOB, by consignment). Canada's imports from China are ~38% above
   China's exports to Canada and China's imports from Canada ~80% above Canada's exports to China,
   because goods move through Hong Kong and the US (transit partner HKG is in the sample). China's
   reported exports to the US exceed US imports from China (de minimis, routing), as published.
   The US exports to Canada equal Canada's imports from the US within ~1% (the two exchange import
-  data).
+  data). Below TOTAL the gap has two parts: every chapter's direct shipments carry a freight margin
+  (``true_margin``: growing with the distance between capitals, larger for bulky goods; none for
+  Canada, which values imports FOB), and a few transit chapters per direction (``_TRANSIT``) carry
+  the attribution gap that brings the TOTAL to the direction's ratio.
 - Seed story: Canada's imports of Chinese EVs (8703.40/60/70/80) collapse from October 2024 (100%
   surtax); Canada's canola oil (1514), meal (2306.49) and peas (0713.10) exports to China collapse
   from April 2025 (100% tariff from 2025-03-20; March half-affected); pork and seafood fall by
@@ -23,8 +27,9 @@ What the numbers are calibrated to (public figures; docs/sources/comtrade.md lis
 
 Deterministic: values come from hashes of their coordinates, never from the wall clock; which
 periods are "published" depends only on ``run_date`` (default: today): annual data for every year
-before the run year, monthly data up to two months before the run month, from January of the
-first year of the connector's monthly window.
+before the run year, monthly data from January 2010 up to two months before the run month. The
+recording answers every request the connector can make for the configured years (the monthly
+window, the first run's monthly history from ``monthly_history_start``, backfills).
 """
 from __future__ import annotations
 
@@ -49,8 +54,8 @@ YEARS = range(2010, 2031)
 DIRECTIONS: dict[tuple[str, str], tuple[float, float]] = {
     ("CHN", "CAN"): (46.4e9, 1.38),   # China's exports to Canada 46.4B (China customs 2024)
     ("CAN", "CHN"): (25.9e9, 1.80),   # -> China's imports from Canada 46.6B (2024)
-    ("CAN", "USA"): (405e9, 1.03),
-    ("USA", "CAN"): (349e9, 1.01),    # data exchange: mirror within ~1%
+    ("CAN", "USA"): (405e9, 1.019),   # -> US imports from Canada 412.7B (USTR / US Census 2024)
+    ("USA", "CAN"): (349.4e9, 1.01),  # US exports to Canada 349.4B (USTR / US Census 2024); data exchange: ~1%
     ("CHN", "USA"): (525e9, 0.84),    # US imports from China 439B below China's reported exports
     ("USA", "CHN"): (143.5e9, 1.14),  # China's imports from the US 163.6B
 }
@@ -100,7 +105,27 @@ _PRODUCTS = {
     ("CHN", "USA"): {"870380": 0.05e9, "870360": 0.02e9, "870340": 0.03e9, "030614": 0.02e9},
     ("USA", "CHN"): {"870380": 0.6e9, "870340": 0.3e9, "0203": 1.2e9, "030632": 0.05e9, "071310": 0.02e9},
 }
-_PRODUCT_MIRROR = 1.10  # freight and insurance on direct shipments (CIF/FOB)
+#: importers whose imports are valued at the place of direct shipment (FOB/FAS), not CIF: Canada
+#: (Statistics Canada: imports valued "F.O.B. place of direct shipment to Canada")
+FAS_IMPORTERS = ("CAN",)
+#: capitals (GeoNames coordinates): the sample's freight margins grow with the great-circle distance
+_CAPITALS = {"CAN": (45.41117, -75.69812), "CHN": (39.9075, 116.39723), "USA": (38.89511, -77.03637),
+             "MEX": (19.42847, -99.12766), "JPN": (35.6895, 139.69171), "KOR": (37.566, 126.9784),
+             "DEU": (52.52437, 13.41053), "FRA": (48.85341, 2.3488), "GBR": (51.50853, -0.12574),
+             "HKG": (22.27832, 114.17469)}
+#: chapters whose freight is a larger share of value (ores, cereals, oilseeds, wood, pulp, fertilisers,
+#: salt/stone/cement, iron and steel) and a smaller one (electronics, instruments, jewellery, pharma, aircraft)
+_BULKY = {"10": 0.035, "12": 0.03, "25": 0.04, "26": 0.04, "31": 0.035, "44": 0.03, "47": 0.03, "72": 0.025}
+_LIGHT = {"85": -0.015, "90": -0.018, "71": -0.02, "30": -0.015, "88": -0.015}
+#: chapters through which a direction's attribution gap runs (goods consigned through Hong Kong or the
+#: US: the exporter records the country of consignment, the importer the origin): the importer-side
+#: TOTAL is reached by scaling these chapters; every other chapter differs only by its freight margin
+_TRANSIT = {
+    ("CHN", "CAN"): ("84", "85", "94", "95"),
+    ("CAN", "CHN"): ("26", "27", "84", "85", "88"),
+    ("CHN", "USA"): ("84", "85"),
+    ("USA", "CHN"): ("84", "85", "90"),
+}
 MONTH_SEASON = [0.86, 0.80, 1.0, 0.98, 1.02, 1.01, 0.98, 1.0, 1.01, 1.06, 1.08, 1.20]
 
 
@@ -108,6 +133,32 @@ def _noise(*parts: object) -> float:
     """Deterministic pseudo-random number in [0, 1) from the parts."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@lru_cache(maxsize=None)
+def _distance_km(a: str, b: str) -> float:
+    """Great-circle distance between two capitals (8,000 km when one is unknown)."""
+    import math
+
+    if a not in _CAPITALS or b not in _CAPITALS:
+        return 8000.0
+    (la1, lo1), (la2, lo2) = _CAPITALS[a], _CAPITALS[b]
+    p1, p2, dl = math.radians(la1), math.radians(la2), math.radians(lo2 - lo1)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+@lru_cache(maxsize=None)
+def true_margin(exporter: str, importer: str, chapter: str) -> float:
+    """The sample's CIF/FOB margin of a chapter's direct shipments: ln(1 + margin) = -0.06 + 0.012 ln(km)
+    plus a chapter effect (bulky goods more, light goods less), from about 2% (Ottawa-Washington) to
+    5% (Beijing-Washington) for ordinary goods; 0 for importers valuing FOB/FAS (Canada)."""
+    import math
+
+    if importer in FAS_IMPORTERS:
+        return 0.0
+    ln_margin = -0.06 + 0.012 * math.log(_distance_km(exporter, importer)) + _BULKY.get(chapter, _LIGHT.get(chapter, 0.0))
+    return min(max(math.exp(ln_margin) - 1, 0.002), 0.15)
 
 
 def _index(exporter: str, importer: str, year: int) -> float:
@@ -180,7 +231,7 @@ class _Model:
             return DIRECTIONS[(exporter, importer)]
         ex_world = WORLD_2024.get(exporter, (400e9 * (0.5 + _noise(exporter, "w")), 0))[0]
         share = 0.005 + 0.03 * _noise(exporter, importer, "share")
-        return ex_world * share, 1.04 + 0.1 * _noise(exporter, importer, "ratio")
+        return ex_world * share, (1 + true_margin(exporter, importer, "TOTAL")) * (0.97 + 0.1 * _noise(exporter, importer, "ratio"))
 
     def month(self, exporter: str, importer: str, y: int, m: int) -> dict[str, tuple[float, float]]:
         """cmd -> (exporter-reported FOB, importer-reported CIF) for one month; 'TOTAL' included."""
@@ -205,18 +256,29 @@ class _Model:
         rest = allocated - sum(in_chapter.values())
         wsum = sum(raw.values())
         out: dict[str, tuple[float, float]] = {}
-        product_cif = {p: v * _PRODUCT_MIRROR * (1 + 0.04 * (_noise(key, p, "m") - 0.5)) for p, v in products.items()}
+        # importer side: direct shipments add the freight margin of their chapter (the products too);
+        # the direction's mirror ratio on the TOTAL is reached through its transit chapters
+        product_cif = {p: v * (1 + true_margin(exporter, importer, p[:2])) * (1 + 0.04 * (_noise(key, p, "m") - 0.5))
+                       for p, v in products.items()}
         in_chapter_cif: dict[str, float] = {}
         for p, v in product_cif.items():
             in_chapter_cif[p[:2]] = in_chapter_cif.get(p[:2], 0.0) + v
-        # importer side: the direction's mirror ratio on the TOTAL, chapters varying around it
         target_cif = total * ratio * (1 + 0.02 * (_noise(key, "cif") - 0.5))
         allocated_cif = target_cif * (1 - _UNALLOCATED.get(importer, 0.0))
-        rest_cif = {c: (rest * w / wsum) * (1 + 0.16 * (_noise(exporter, importer, c, "r") - 0.5)) for c, w in raw.items()}
-        scale = (allocated_cif - sum(in_chapter_cif.values())) / sum(rest_cif.values())
+        rest_cif = {c: (rest * w / wsum) * (1 + true_margin(exporter, importer, c))
+                    * (1 + 0.08 * (_noise(exporter, importer, c, "r") - 0.5)) * (1 + 0.08 * (_noise(key, c, "r") - 0.5))
+                    for c, w in raw.items()}
+        target_rest = allocated_cif - sum(in_chapter_cif.values())
+        transit = [c for c in _TRANSIT.get((exporter, importer), ()) if c in rest_cif]
+        direct_sum = sum(v for c, v in rest_cif.items() if c not in transit)
+        transit_sum = sum(rest_cif[c] for c in transit)
+        if transit and target_rest - direct_sum > 0.05 * transit_sum:
+            scales = {c: ((target_rest - direct_sum) / transit_sum if c in transit else 1.0) for c in rest_cif}
+        else:
+            scales = dict.fromkeys(rest_cif, target_rest / sum(rest_cif.values()))
         for c, w in raw.items():
             fob = rest * w / wsum + in_chapter.get(c, 0.0)
-            cif = rest_cif[c] * scale + in_chapter_cif.get(c, 0.0)
+            cif = rest_cif[c] * scales[c] + in_chapter_cif.get(c, 0.0)
             out[c] = (fob, cif)
         for p, v in products.items():
             out[p] = (v, product_cif[p])
@@ -279,15 +341,14 @@ def _record(reporter: str, partner_code: int, flow: str, cmd: str, y: int, m: in
 
 class _Published:
     """Which periods the sample says are published, as of ``run_date``: annual data for the years
-    before the run year; monthly data up to two months before the run month, from January of the
-    first year of the connector's monthly window."""
+    before the run year; monthly data from January 2010 up to two months before the run month (as
+    UN Comtrade publishes monthly data for Canada, China and the US)."""
 
-    def __init__(self, run_date: date, monthly_months: int) -> None:
+    def __init__(self, run_date: date) -> None:
         self.last_year = run_date.year - 1
         last = run_date.year * 12 + run_date.month - 3  # two months before the run month, 0-based
         self.last_month = (last // 12) * 100 + last % 12 + 1
-        window_last = run_date.year * 12 + run_date.month - 2
-        self.first_month = ((window_last - (monthly_months - 1)) // 12) * 100 + 1
+        self.first_month = YEARS[0] * 100 + 1
 
     def has(self, freq: str, period: str) -> bool:
         if freq == "A":
@@ -295,8 +356,8 @@ class _Published:
         return self.first_month <= int(period) <= self.last_month
 
 
-def rows_for(spec: RequestSpec, reporter: str, model: _Model, published: _Published) -> list[dict]:
-    """The records a Comtrade call described by ``spec`` returns, in the API's order."""
+def _rows(spec: RequestSpec, reporter: str, model: _Model, published: _Published) -> list[tuple]:
+    """(reporter, partner code, flow, cmd, year, month, value) of every record a call returns, in the API's order."""
     codes = _partner_names()
     rows = []
     for period in spec.periods:
@@ -325,14 +386,62 @@ def rows_for(spec: RequestSpec, reporter: str, model: _Model, published: _Publis
                         exporter, importer = (reporter, p_iso) if flow == "X" else (p_iso, reporter)
                         v = model.value(exporter, importer, cmd, y, m, flow)
                     if v >= 1.0:
-                        rows.append(_record(reporter, partner, flow, cmd, y, m, v))
+                        rows.append((reporter, partner, flow, cmd, y, m, v))
     return rows
 
 
-def _body(rows: list[dict]) -> bytes:
+def rows_for(spec: RequestSpec, reporter: str, model: _Model, published: _Published) -> list[dict]:
+    """The records a Comtrade call described by ``spec`` returns, in the API's order."""
+    return [_record(*row) for row in _rows(spec, reporter, model, published)]
+
+
+#: fields of a record that vary with its period and value; the rest is fixed per reporter x partner x flow x cmd
+_VARYING = ("freqCode", "refPeriodId", "refYear", "refMonth", "period", "classificationCode", "qty", "netWgt",
+            "cifvalue", "fobvalue", "primaryValue")
+
+
+class _Encoder:
+    """JSON text of records, byte for byte what ``json.dumps(_record(...))`` writes, from one template per
+    reporter x partner x flow x cmd (json.dumps of ~200k dicts was most of the generator's time)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[tuple, list[str]] = {}
+
+    def _template(self, reporter: str, partner: int, flow: str, cmd: str) -> list[str]:
+        key = (reporter, partner, flow, cmd)
+        if key not in self._templates:
+            rec = _record(reporter, partner, flow, cmd, 2000, 1, 1000.0)
+            rec.update({f: f"\x00{i}\x00" for i, f in enumerate(_VARYING)})
+            text = json.dumps(rec, separators=(",", ":"))
+            parts = []
+            for i in range(len(_VARYING)):
+                head, text = text.split(f'"\\u0000{i}\\u0000"', 1)
+                parts.append(head)
+            self._templates[key] = [*parts, text]
+        return self._templates[key]
+
+    def encode(self, row: tuple) -> str:
+        reporter, partner, flow, cmd, y, m, value = row
+        parts = self._template(reporter, partner, flow, cmd)
+        value = round(value, 0) if value >= 1000 else round(value, 2)
+        num = repr(float(value))
+        qty = "null"
+        if len(cmd) == 6 and cmd != "TOTAL":
+            qty = repr(float(round(value / (0.6 + 30 * _noise(cmd, "price")), 0)))
+        is_import = flow in ("M", "RM")
+        cls = "H4" if y < 2017 else ("H5" if y < 2022 else "H6")
+        if m is None:
+            head = ('"A"', f"{y}0101", str(y), "52", f'"{y}"')
+        else:
+            head = ('"M"', f"{y}{m:02d}01", str(y), str(m), f'"{y}{m:02d}"')
+        values = (*head, f'"{cls}"', qty, qty, num if is_import else "null", "null" if is_import else num, num)
+        return "".join(p + v for p, v in zip(parts, values)) + parts[-1]
+
+
+def _body(rows: list[str]) -> bytes:
     secs = 0.05 + len(rows) / 20000
-    return json.dumps({"elapsedTime": f"{secs:.2f} secs", "count": len(rows), "data": rows, "error": ""},
-                      separators=(",", ":")).encode()
+    return ('{"elapsedTime":"%.2f secs","count":%d,"data":[' % (secs, len(rows)) + ",".join(rows)
+            + '],"error":""}').encode()
 
 
 def generate(ctx: SampleContext, modes: tuple[str, ...] = ("keyed",)) -> None:
@@ -341,17 +450,18 @@ def generate(ctx: SampleContext, modes: tuple[str, ...] = ("keyed",)) -> None:
     config, settings, run_date = ctx.config, ctx.settings, ctx.run_date
     writer = ctx.writer()
     model = _Model(config.countries)
-    published = _Published(run_date, int(settings.monthly_months))
+    published = _Published(run_date)
     header_auth = settings.model_copy(update={"auth": "header"})
     seen: set[str] = set()
+    encoder = _Encoder()
     for mode in modes:
         planner = RequestPlanner(config, header_auth, mode)
         for freq in settings.freqs:
             if freq == "A":
                 periods_by_year = {y: [str(y)] for y in range(config.start_year, config.end_year + 1)}
-            else:  # every month of the last four years: keys stay valid whatever the run date in end_year
+            else:  # every month of every configured year: the window, the first run's history and backfills
                 periods_by_year = {y: [f"{y}{m:02d}" for m in range(1, 13)]
-                                   for y in range(config.end_year - 3, config.end_year + 1)}
+                                   for y in range(config.start_year, config.end_year + 1)}
             for year, periods in periods_by_year.items():
                 for iso3 in config.countries:
                     params = {"freq": freq, "year": year, "reporter": iso3, "periods": periods}
@@ -360,7 +470,8 @@ def generate(ctx: SampleContext, modes: tuple[str, ...] = ("keyed",)) -> None:
                         if key in seen:
                             continue
                         seen.add(key)
-                        writer.add(key, _body(rows_for(spec, iso3, model, published)), content_type="application/json",
+                        rows = [encoder.encode(r) for r in _rows(spec, iso3, model, published)]
+                        writer.add(key, _body(rows), content_type="application/json",
                                    synthetic=True, recorded_at=RECORDED_AT)
 
 

@@ -8,7 +8,11 @@ with relations as (
 ),
 
 trade as (
-    select reporter_iso3, partner_iso3, period_start as month, total_trade_usd, balance_usd, total_trade_yoy_pct, is_sample
+    -- reconciled two-way trade and balance (trade_balance.reconciled_*: both declarations, the method
+    -- of var trade_reconciliation_method), and the method of each direction
+    select reporter_iso3, partner_iso3, period_start as month, reconciled_total_trade_usd as total_trade_usd,
+           reconciled_balance_usd as balance_usd, reconciled_total_trade_yoy_pct as total_trade_yoy_pct,
+           reconciled_exports_method, reconciled_imports_method, is_sample
     from {{ ref('trade_balance') }}
     where period_type = 'monthly'
 ),
@@ -21,7 +25,8 @@ tariffs as (
 ),
 
 trade_annual as (
-    select reporter_iso3, partner_iso3, year, total_trade_usd, balance_usd, is_sample
+    select reporter_iso3, partner_iso3, year, reconciled_total_trade_usd as total_trade_usd,
+           reconciled_balance_usd as balance_usd, is_sample
     from {{ ref('trade_balance') }}
     where period_type = 'annual'
 ),
@@ -50,6 +55,10 @@ joined as (
         coalesce(ta.total_trade_yoy_pct, tb.total_trade_yoy_pct) as trade_total_yoy_pct,
         case when ta.total_trade_usd is not null then r.country_a
              when tb.total_trade_usd is not null then r.country_b end as trade_reported_by,
+        case when ta.total_trade_usd is not null then ta.reconciled_exports_method
+             when tb.total_trade_usd is not null then tb.reconciled_imports_method end as trade_a_to_b_method,
+        case when ta.total_trade_usd is not null then ta.reconciled_imports_method
+             when tb.total_trade_usd is not null then tb.reconciled_exports_method end as trade_b_to_a_method,
         coalesce(ya.total_trade_usd, yb.total_trade_usd) as trade_year_total_usd,
         coalesce(ya.balance_usd, -yb.balance_usd) as trade_year_balance_a_usd,
         xa.avg_additional_tariff_pct as tariff_exposure_a_on_b_pct,
@@ -97,6 +106,8 @@ select
     cast(round(trade_balance_a_usd, 6) as double) as trade_balance_a_usd,
     cast(round(trade_total_yoy_pct, 6) as double) as trade_total_yoy_pct,
     cast(trade_reported_by as varchar) as trade_reported_by,
+    cast(trade_a_to_b_method as varchar) as trade_a_to_b_method,
+    cast(trade_b_to_a_method as varchar) as trade_b_to_a_method,
     cast(round(trade_year_total_usd, 6) as double) as trade_year_total_usd,
     cast(round(trade_year_balance_a_usd, 6) as double) as trade_year_balance_a_usd,
     cast(round(tariff_exposure_a_on_b_pct, 6) as double) as tariff_exposure_a_on_b_pct,

@@ -1,5 +1,6 @@
 -- Reporter x partner x period (year and month) at TOTAL level: the reporter's own figures
--- (exports FOB, imports CIF), the partner's mirror figures, reconciled figures, the balance, total
+-- (exports FOB, imports CIF), the partner's mirror figures, reconciled figures (trade_reconciled:
+-- the method of var trade_reconciliation_method, and the fixed ratio beside it), the balance, total
 -- trade, year-on-year changes and the partner's share of the reporter's trade with the World.
 -- Missing is not zero: a flow the reporter did not report for the period is null (reported_flows
 -- says which side it reported), and so is every balance, total, change or share built on it.
@@ -11,6 +12,11 @@ with flows as (
 mirror as (
     select * from {{ ref('int_trade__mirror_pairs') }}
     where cmd_code = 'TOTAL'
+),
+
+reconciled as (
+    select * from {{ ref('trade_reconciled') }}
+    where product_code = 'TOTAL'
 ),
 
 reported as (
@@ -49,12 +55,17 @@ joined as (
         r.exports_usd + r.imports_usd as total_trade_usd,
         mx.importer_reported_cif_usd as mirror_exports_usd,
         mm.exporter_reported_fob_usd as mirror_imports_usd,
-        mx.reconciled_value_usd as reconciled_exports_usd,
-        mm.reconciled_value_usd as reconciled_imports_usd,
-        mx.reconciliation_method as reconciled_exports_method,
-        mm.reconciliation_method as reconciled_imports_method,
+        rx.value_reconciled as reconciled_exports_usd,
+        rm.value_reconciled as reconciled_imports_usd,
+        rx.reconciliation_method as reconciled_exports_method,
+        rm.reconciliation_method as reconciled_imports_method,
+        rx.value_reconciled_fixed_ratio as reconciled_exports_fixed_ratio_usd,
+        rm.value_reconciled_fixed_ratio as reconciled_imports_fixed_ratio_usd,
+        rx.relative_discrepancy as exports_relative_discrepancy,
+        rm.relative_discrepancy as imports_relative_discrepancy,
         w.reporter_world_trade_usd,
-        r.is_sample or coalesce(mx.is_sample, false) or coalesce(mm.is_sample, false) or coalesce(w.is_sample, false) as any_sample
+        r.is_sample or coalesce(mx.is_sample, false) or coalesce(mm.is_sample, false) or coalesce(w.is_sample, false)
+            or coalesce(rx.is_sample, false) or coalesce(rm.is_sample, false) as any_sample
     from reported as r
     left join mirror as mx
         on mx.exporter_iso3 = r.reporter_iso3 and mx.importer_iso3 = r.partner_iso3
@@ -62,6 +73,12 @@ joined as (
     left join mirror as mm
         on mm.exporter_iso3 = r.partner_iso3 and mm.importer_iso3 = r.reporter_iso3
        and mm.period_type = r.period_type and mm.period_start = r.period_start
+    left join reconciled as rx
+        on rx.exporter_iso3 = r.reporter_iso3 and rx.importer_iso3 = r.partner_iso3
+       and rx.period_type = r.period_type and rx.period_start = r.period_start
+    left join reconciled as rm
+        on rm.exporter_iso3 = r.partner_iso3 and rm.importer_iso3 = r.reporter_iso3
+       and rm.period_type = r.period_type and rm.period_start = r.period_start
     left join world as w
         on w.reporter_iso3 = r.reporter_iso3 and w.period_type = r.period_type and w.period_start = r.period_start
 ),
@@ -72,7 +89,9 @@ with_yoy as (
         100.0 * (j.exports_usd / nullif(p.exports_usd, 0) - 1) as exports_yoy_pct,
         100.0 * (j.imports_usd / nullif(p.imports_usd, 0) - 1) as imports_yoy_pct,
         100.0 * (j.total_trade_usd / nullif(p.total_trade_usd, 0) - 1) as total_trade_yoy_pct,
-        j.balance_usd - p.balance_usd as balance_yoy_change_usd
+        j.balance_usd - p.balance_usd as balance_yoy_change_usd,
+        100.0 * ((j.reconciled_exports_usd + j.reconciled_imports_usd)
+                 / nullif(p.reconciled_exports_usd + p.reconciled_imports_usd, 0) - 1) as reconciled_total_trade_yoy_pct
     from joined as j
     left join joined as p
         on p.reporter_iso3 = j.reporter_iso3 and p.partner_iso3 = j.partner_iso3
@@ -90,7 +109,11 @@ final as (
         100.0 * (imports_usd - mirror_imports_usd) / nullif(mirror_imports_usd, 0) as imports_mirror_gap_pct,
         reconciled_exports_usd, reconciled_imports_usd,
         reconciled_exports_usd - reconciled_imports_usd as reconciled_balance_usd,
+        reconciled_exports_usd + reconciled_imports_usd as reconciled_total_trade_usd,
+        reconciled_total_trade_yoy_pct,
         reconciled_exports_method, reconciled_imports_method,
+        reconciled_exports_fixed_ratio_usd, reconciled_imports_fixed_ratio_usd,
+        exports_relative_discrepancy, imports_relative_discrepancy,
         reporter_world_trade_usd,
         100.0 * total_trade_usd / nullif(reporter_world_trade_usd, 0) as partner_share_pct,
         exports_yoy_pct, imports_yoy_pct, total_trade_yoy_pct, balance_yoy_change_usd,
@@ -122,8 +145,14 @@ select
     cast(reconciled_exports_usd as double) as reconciled_exports_usd,
     cast(reconciled_imports_usd as double) as reconciled_imports_usd,
     cast(reconciled_balance_usd as double) as reconciled_balance_usd,
+    cast(reconciled_total_trade_usd as double) as reconciled_total_trade_usd,
+    cast(round(reconciled_total_trade_yoy_pct, 4) as double) as reconciled_total_trade_yoy_pct,
     cast(reconciled_exports_method as varchar) as reconciled_exports_method,
     cast(reconciled_imports_method as varchar) as reconciled_imports_method,
+    cast(reconciled_exports_fixed_ratio_usd as double) as reconciled_exports_fixed_ratio_usd,
+    cast(reconciled_imports_fixed_ratio_usd as double) as reconciled_imports_fixed_ratio_usd,
+    cast(exports_relative_discrepancy as double) as exports_relative_discrepancy,
+    cast(imports_relative_discrepancy as double) as imports_relative_discrepancy,
     cast(reporter_world_trade_usd as double) as reporter_world_trade_usd,
     cast(round(partner_share_pct, 4) as double) as partner_share_pct,
     cast(round(exports_yoy_pct, 4) as double) as exports_yoy_pct,

@@ -1,6 +1,7 @@
 -- Reporter x partner x period x product: every HS chapter, plus the headings/subheadings of the
 -- tariff-measure products (EVs, canola seed/oil/meal, peas, pork, lobster/crab). Reporter's own
--- figures, mirror and reconciled figures, shares of the pair's TOTAL, year-on-year changes.
+-- figures, mirror figures, reconciled figures (trade_reconciled), shares of the pair's TOTAL,
+-- year-on-year changes.
 -- Missing is not zero: when the reporter reported no exports (imports) to the partner at all for the
 -- period, the product's exports (imports) are null; when it did, a product without a line is 0
 -- (Comtrade publishes no zero lines). reported_flows says which side the reporter reported.
@@ -12,6 +13,11 @@ with flows as (
 mirror as (
     select * from {{ ref('int_trade__mirror_pairs') }}
     where cmd_code <> 'TOTAL'
+),
+
+reconciled as (
+    select * from {{ ref('trade_reconciled') }}
+    where product_code <> 'TOTAL'
 ),
 
 products as (
@@ -64,11 +70,12 @@ joined as (
         r.exports_usd - r.imports_usd as balance_usd,
         mx.importer_reported_cif_usd as mirror_exports_usd,
         mm.exporter_reported_fob_usd as mirror_imports_usd,
-        mx.reconciled_value_usd as reconciled_exports_usd,
-        mm.reconciled_value_usd as reconciled_imports_usd,
+        rx.value_reconciled as reconciled_exports_usd,
+        rm.value_reconciled as reconciled_imports_usd,
         100.0 * r.exports_usd / nullif(t.pair_exports_usd, 0) as exports_share_pct,
         100.0 * r.imports_usd / nullif(t.pair_imports_usd, 0) as imports_share_pct,
-        r.is_sample or coalesce(mx.is_sample, false) or coalesce(mm.is_sample, false) as any_sample
+        r.is_sample or coalesce(mx.is_sample, false) or coalesce(mm.is_sample, false)
+            or coalesce(rx.is_sample, false) or coalesce(rm.is_sample, false) as any_sample
     from reported as r
     left join mirror as mx
         on mx.exporter_iso3 = r.reporter_iso3 and mx.importer_iso3 = r.partner_iso3 and mx.period_type = r.period_type
@@ -76,6 +83,12 @@ joined as (
     left join mirror as mm
         on mm.exporter_iso3 = r.partner_iso3 and mm.importer_iso3 = r.reporter_iso3 and mm.period_type = r.period_type
        and mm.period_start = r.period_start and mm.cmd_code = r.product_code
+    left join reconciled as rx
+        on rx.exporter_iso3 = r.reporter_iso3 and rx.importer_iso3 = r.partner_iso3 and rx.period_type = r.period_type
+       and rx.period_start = r.period_start and rx.product_code = r.product_code
+    left join reconciled as rm
+        on rm.exporter_iso3 = r.partner_iso3 and rm.importer_iso3 = r.reporter_iso3 and rm.period_type = r.period_type
+       and rm.period_start = r.period_start and rm.product_code = r.product_code
     left join pair_totals as t
         on t.reporter_iso3 = r.reporter_iso3 and t.partner_iso3 = r.partner_iso3
        and t.period_type = r.period_type and t.period_start = r.period_start
