@@ -53,3 +53,22 @@ def test_sample_is_deterministic_and_marked_synthetic(write_config, tmp_path):
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
     assert '"synthetic": true' in (a / "worldbank" / "index.jsonl").read_text()
+
+
+def test_the_sample_answers_every_request_of_a_night_dated_after_the_configured_years(write_config, tmp_path):
+    """years.end = "latest" is read as this year, but a run dated next February asks for next year's
+    months: the sample must still answer every request every source makes (first run: all history)."""
+    from flows import extract
+    from flows.run import RunContext
+    from flows.sample import ensure_sample
+
+    cfg = load_config(write_config(warehouse_dir=tmp_path / "wh"))
+    run_date = date(date.today().year + 1, 2, 1)
+    run = RunContext(cfg, "sample", run_date)
+    run.replay_dir = str(ensure_sample(cfg, run_date))
+    failures, partitions = [], 0
+    for source in run.sources:
+        for period, parts in extract.plan(run, source).items():
+            partitions += len(parts)
+            failures += [r.error for r in extract.extract_period(run, source, period, parts) if r.error]
+    assert partitions > 50 and failures == []

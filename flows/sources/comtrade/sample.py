@@ -454,14 +454,16 @@ def generate(ctx: SampleContext, modes: tuple[str, ...] = ("keyed",)) -> None:
     header_auth = settings.model_copy(update={"auth": "header"})
     seen: set[str] = set()
     encoder = _Encoder()
+    # years.end = "latest" is the year the configuration was read; the monthly window follows the run
+    # date, which may lie in a later year (a run dated 2027-02 asks for 2027's months)
+    years = range(config.start_year, max(config.end_year, run_date.year) + 1)
     for mode in modes:
         planner = RequestPlanner(config, header_auth, mode)
         for freq in settings.freqs:
             if freq == "A":
-                periods_by_year = {y: [str(y)] for y in range(config.start_year, config.end_year + 1)}
+                periods_by_year = {y: [str(y)] for y in years}
             else:  # every month of every configured year: the window, the first run's history and backfills
-                periods_by_year = {y: [f"{y}{m:02d}" for m in range(1, 13)]
-                                   for y in range(config.start_year, config.end_year + 1)}
+                periods_by_year = {y: [f"{y}{m:02d}" for m in range(1, 13)] for y in years}
             for year, periods in periods_by_year.items():
                 for iso3 in config.countries:
                     params = {"freq": freq, "year": year, "reporter": iso3, "periods": periods}
