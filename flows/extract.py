@@ -27,9 +27,18 @@ def plan(run: RunContext, source: str) -> dict[str, list[Partition]]:
     return dict(by_period)
 
 
+def _scrubbed(run: RunContext, exc: SourceError) -> SourceError:
+    """The same error without tonight's secrets: an error leaving a task becomes a Prefect state and event."""
+    return type(exc)(exc.source, run.redactor.scrub(exc.where), run.redactor.scrub(exc.problem),
+                     run.redactor.scrub(exc.hint))
+
+
 def extract_period(run: RunContext, source: str, period: str, partitions: list[Partition]) -> list[ExtractResult]:
     """Fetch and land one source x period. Raises SourceUnavailable when the network stays down."""
-    run.circuits[source].check(period)
+    try:
+        run.circuits[source].check(period)
+    except SourceError as exc:  # the answer that stopped the source, told again
+        raise _scrubbed(run, exc) from None
     connector = run.connector(source, warehouse.source_state(run.db, source))
     lander = run.lander(source)
     out = []
@@ -43,8 +52,7 @@ def extract_period(run: RunContext, source: str, period: str, partitions: list[P
             result = connector.extract(partition, lander)
         except SourceUnavailable as exc:
             run.circuits[source].trip(exc, period)
-            raise type(exc)(exc.source, run.redactor.scrub(exc.where), run.redactor.scrub(exc.problem),
-                            run.redactor.scrub(exc.hint)) from None
+            raise _scrubbed(run, exc) from None
         except SourceError as exc:
             result = ExtractResult(source, partition.key, partition.period, files=lander.files[first_file:],
                                    error=run.redactor.scrub(exc))

@@ -28,7 +28,8 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 
 @dataclass
 class HttpResponse:
-    """One HTTP exchange. ``body`` is the raw payload, untouched; ``headers`` keys are lower-case."""
+    """One HTTP exchange. ``body`` is the raw payload, untouched except that HttpClient replaces the
+    request's own secrets in it by REDACTED (some gateways echo them); ``headers`` keys are lower-case."""
 
     url: str
     redacted_url: str
@@ -156,8 +157,9 @@ class HttpClient:
         redacted = redact(url, self.secret_params)
         send_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", **(headers or {})}
         # the request's own secrets (query parameters, credential headers) never reach an error text
-        scrub = Redactor([v for k, v in parse_qsl(urlsplit(url).query) if k in self.secret_params]
-                         + [v for k, v in send_headers.items() if is_secret_header(k)]).scrub
+        redactor = Redactor([v for k, v in parse_qsl(urlsplit(url).query) if k in self.secret_params]
+                            + [v for k, v in send_headers.items() if is_secret_header(k)])
+        scrub = redactor.scrub
         last_problem = ""
         for attempt in range(self.source.max_retries + 1):
             self._pace()
@@ -172,6 +174,11 @@ class HttpClient:
             else:
                 resp.redacted_url = redacted
                 resp.url = redacted
+                # an answer echoing the request (its URL, its key) is cleaned before it is read, cut or landed
+                resp.body = redactor.scrub_bytes(resp.body)
+                keep = getattr(self.transport, "keep", None)  # a recording transport writes the clean answer
+                if keep is not None:
+                    keep(self.source.name, resp)
                 if resp.status not in RETRY_STATUSES and not (retryable and retryable(resp)):
                     return resp
                 last_problem = scrub(f"HTTP {resp.status}: {resp.text()[:200]!r}")

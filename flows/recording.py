@@ -103,17 +103,19 @@ class ReplayTransport:
 
 
 class RecordingTransport(LiveTransport):
-    """Live requests, each also written to a recording directory (``bilateral record``)."""
+    """Live requests, each answer also written to a recording directory (``bilateral record``). The
+    HttpClient hands every answer to ``keep`` once it has scrubbed the request's secrets from it, so a
+    gateway that echoes the key never puts it in a recording."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__()
         self.directory = Path(directory)
         self._writers: dict[str, RecordingWriter] = {}
 
-    def send(self, source: str, url: str, key: str, headers: dict[str, str], timeout: float) -> HttpResponse:
-        resp = super().send(source, url, key, headers, timeout)
+    def keep(self, source: str, resp: HttpResponse) -> None:
         writer = self._writers.setdefault(source, RecordingWriter(self.directory, source))
-        extra = {k: v for k, v in resp.headers.items() if k in ("retry-after", "content-length")}
-        writer.add(key, resp.body, status=resp.status, content_type=resp.content_type or "application/octet-stream",
-                   headers=extra)
-        return resp
+        extra = {k: v for k, v in resp.headers.items() if k == "retry-after"}
+        if "content-length" in resp.headers:  # of the body as kept
+            extra["content-length"] = str(len(resp.body))
+        writer.add(resp.key, resp.body, status=resp.status,
+                   content_type=resp.content_type or "application/octet-stream", headers=extra)

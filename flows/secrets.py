@@ -3,7 +3,9 @@ and artifacts, reports) goes through a Redactor that knows tonight's secret valu
 
 Secrets are registered once per run (the API keys of the sources that run); the HTTP client also
 scrubs the secret query parameters and credential headers of each request from any error text it
-builds, so an exception message is clean before anyone formats it.
+builds, and from the answer's body (gateways that echo the request URL or the key in an error body),
+so an exception message is clean before anyone formats or truncates it, and no landed file holds a
+secret.
 """
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ class Redactor:
             if secret in out:
                 out = out.replace(secret, REDACTED)
         return out
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """The same for a payload: each secret's UTF-8 bytes become REDACTED."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            raw = secret.encode("utf-8")
+            if raw in data:
+                data = data.replace(raw, REDACTED.encode())
+        return data
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

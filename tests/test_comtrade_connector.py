@@ -141,6 +141,29 @@ def test_query_auth_is_redacted_in_landed_urls_and_recording_keys(write_config, 
     assert "s3cret" not in manifest
 
 
+@pytest.mark.parametrize("auth", ["header", "query"])
+def test_an_error_body_echoing_the_key_is_landed_and_reported_without_it(auth, write_config, http_server, monkeypatch, tmp_path):
+    """A gateway's 401 that echoes the request URL and the key: the message (cut at 300 characters,
+    where the key sits) and the landed body hold neither the key nor a piece of it."""
+    secret = "sk-TEST-0123456789abcdef0123456789abcdef+/="
+    monkeypatch.setenv("COMTRADE_API_KEY", secret)
+
+    def gateway(path):
+        sent = http_server.requests[-1]["headers"].get("Ocp-Apim-Subscription-Key") or _query(path)["subscription-key"]
+        message = f"Access denied due to invalid subscription key. Request: GET {http_server.base_url}{path} key {sent}"
+        return 401, JSON, json.dumps({"statusCode": 401, "message": message}).encode()
+
+    http_server.respond(gateway, repeat_last=True)
+    conn = _connector(_config(write_config, http_server.base_url, auth=auth))
+    with pytest.raises(ApiErrorBody) as err:
+        conn.extract(_partition(conn, "A-2024-CAN"), Lander(tmp_path / "l", "comtrade", "d", "r"))
+    assert "HTTP 401" in str(err.value) and http_server.requests
+    written = b"".join(p.read_bytes() for p in (tmp_path / "l").rglob("*") if p.is_file())
+    assert b"REDACTED" in written
+    for text in (str(err.value).encode(), written):
+        assert b"sk-TEST" not in text and b"0123456789ab" not in text
+
+
 def test_preview_mode_without_key_asks_one_period_per_call_within_500_rows(write_config, http_server, monkeypatch, tmp_path):
     monkeypatch.delenv("COMTRADE_API_KEY", raising=False)
     http_server.respond(_echo, repeat_last=True)

@@ -55,3 +55,20 @@ def test_a_retry_fetches_only_the_partitions_not_yet_completed(write_config, htt
     asked = [r["path"] for r in http_server.requests]
     assert len(asked) == 3 and "B.TWO" in asked[-1], "only the partition that failed is fetched again"
     assert [r.partition for r in results] == ["A.ONE", "B.TWO"] and all(r.ok for r in results)
+
+
+def test_a_skip_raised_by_the_circuit_carries_no_secret(write_config, monkeypatch):
+    """A source stopped for the night by an answer whose text held the key: the skip the next task
+    raises (which becomes a Prefect task state and event) says why, without the key."""
+    from flows.errors import ApiErrorBody
+
+    secret = "sk-TEST-0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("COMTRADE_API_KEY", secret)
+    cfg = load_config(write_config())
+    run = RunContext(cfg, "live", date(2026, 11, 28), sources=["comtrade"])
+    run.circuits["comtrade"].trip(ApiErrorBody("comtrade", f"http://h/x?subscription-key={secret}",
+                                               f"HTTP 401: 'invalid key {secret}'", f"key {secret}"))
+    with pytest.raises(ApiErrorBody) as err:
+        extract_period(run, "comtrade", "A2024", [])
+    assert "stopped for tonight" in str(err.value) and "HTTP 401" in str(err.value)
+    assert "0123456789ab" not in str(err.value) and "REDACTED" in str(err.value)

@@ -41,6 +41,25 @@ def test_gives_up_with_actionable_error_after_retries(http_server, write_config)
     assert len(http_server.requests) == 3
 
 
+def test_an_answer_echoing_the_requests_secrets_is_scrubbed_before_it_is_read_or_cut(http_server, write_config):
+    """Some gateways echo the request (URL, key) in their error bodies. The client replaces the request's
+    secrets in the body before anyone reads it, so a message cut at 200 characters keeps no half key."""
+    secret = "s3cret-0123456789abcdef0123456789abcdef"
+
+    def echo(status):
+        return lambda path: (status, {"Content-Type": "text/plain"},
+                             ("x" * 190 + f" {path} key {http_server.requests[-1]['headers'].get('X-Api-Key')}").encode())
+
+    http_server.respond(echo(503), echo(503), echo(403))
+    client, _ = client_for(write_config, http_server.base_url, max_retries=1)
+    with pytest.raises(SourceUnavailable) as err:
+        client.get(client.url("x", {"token": secret}), headers={"X-Api-Key": secret})
+    resp = client.get(client.url("x", {"token": secret}), headers={"X-Api-Key": secret})
+    assert all(secret in r["path"] and r["headers"]["X-Api-Key"] == secret for r in http_server.requests)
+    assert "s3cret" not in str(err.value) and "HTTP 503" in str(err.value)
+    assert resp.status == 403 and b"s3cret" not in resp.body and resp.body.count(b"REDACTED") == 2
+
+
 def test_unreachable_host_is_retried_then_reported(write_config):
     client, sleeps = client_for(write_config, "http://127.0.0.1:9", max_retries=1)
     with pytest.raises(SourceUnavailable) as err:

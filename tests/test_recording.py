@@ -72,3 +72,19 @@ def test_the_sample_answers_every_request_of_a_night_dated_after_the_configured_
             partitions += len(parts)
             failures += [r.error for r in extract.extract_period(run, source, period, parts) if r.error]
     assert partitions > 50 and failures == []
+
+
+def test_a_recording_holds_no_secret_a_gateway_echoed(http_server, write_config, tmp_path, monkeypatch):
+    """``bilateral record`` writes the answer the client kept: the request's key, echoed by a
+    gateway in an error body, is REDACTED in the recording too."""
+    secret = "sk-TEST-0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("COMTRADE_API_KEY", secret)
+    http_server.respond(lambda path: (403, {"Content-Type": "application/json"},
+                                      f'{{"message": "Forbidden: {path}"}}'.encode()), repeat_last=True)
+    cfg = load_config(write_config({"sources.comtrade.base_url": http_server.base_url, "sources.comtrade.auth": "query",
+                                    "sources.comtrade.freqs": ["A"], "sources.comtrade.min_interval_seconds": 0.0,
+                                    "years.start": 2024, "years.end": 2024}))
+    counts = record(cfg, tmp_path / "rec", ["comtrade"], date(2025, 6, 15))
+    assert counts["comtrade"] > 0 and all(secret in r["path"] for r in http_server.requests)
+    written = b"".join(p.read_bytes() for p in (tmp_path / "rec").rglob("*") if p.is_file())
+    assert b"Forbidden" in written and b"REDACTED" in written and b"0123456789ab" not in written
