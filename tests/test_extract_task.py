@@ -11,10 +11,10 @@ from flows.run import RunContext
 from flows.warehouse import ensure_schemas
 
 
-def _run(write_config, **overrides) -> RunContext:
+def _run(write_config, source: str = "worldbank", **overrides) -> RunContext:
     cfg = load_config(write_config({"sources.worldbank.max_retries": 1, "sources.worldbank.backoff_seconds": 0.0,
                                     "sources.worldbank.timeout_seconds": 1.0, **overrides}))
-    run = RunContext(cfg, "live", date(2026, 11, 28), sources=["worldbank"])
+    run = RunContext(cfg, "live", date(2026, 11, 28), sources=[source])
     ensure_schemas(run.db)
     return run
 
@@ -72,3 +72,19 @@ def test_a_skip_raised_by_the_circuit_carries_no_secret(write_config, monkeypatc
         extract_period(run, "comtrade", "A2024", [])
     assert "stopped for tonight" in str(err.value) and "HTTP 401" in str(err.value)
     assert "0123456789ab" not in str(err.value) and "REDACTED" in str(err.value)
+
+
+def test_a_comtrade_retry_of_the_period_that_tripped_the_circuit_asks_again(write_config, http_server):
+    """The retry Prefect runs after an outage fetches the period again (Comtrade checks the circuit
+    with the partition's period too)."""
+    run = _run(write_config, "comtrade", **{"sources.comtrade.base_url": http_server.base_url, "sources.comtrade.max_retries": 0,
+                                "sources.comtrade.backoff_seconds": 0.0, "sources.comtrade.min_interval_seconds": 0.0,
+                                "sources.comtrade.freqs": ["A"], "years.start": 2024, "years.end": 2024})
+    http_server.respond((503, {"Content-Type": "text/plain"}, b"down"), repeat_last=True)
+    period, parts = next(iter(plan(run, "comtrade").items()))
+    with pytest.raises(SourceUnavailable):
+        extract_period(run, "comtrade", period, parts)
+    asked = len(http_server.requests)
+    with pytest.raises(SourceUnavailable):  # the retry: asked again, still down
+        extract_period(run, "comtrade", period, parts)
+    assert len(http_server.requests) > asked

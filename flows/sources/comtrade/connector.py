@@ -346,7 +346,7 @@ class ComtradeConnector(Connector):
 
     # --- extraction ------------------------------------------------------------------------------
     def extract(self, partition: Partition, lander: "Lander") -> ExtractResult:
-        self.circuit.check()
+        self.circuit.check(partition.period)  # a network trip of this very period lets its retry try again
         if self.mode == "keyed" and not self.api_key() and not self._replays_keyed():
             raise ApiErrorBody(self.name, self.source.base_url, "api_mode is 'keyed' but no API key is set",
                                f"set {self.source.api_key_env or 'COMTRADE_API_KEY'} or use api_mode = 'auto'")
