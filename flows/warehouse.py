@@ -149,7 +149,9 @@ def abandon_stale_runs(path: Path, reason: str) -> list[dict]:
 
 
 def record_steps(path: Path, run_id: str, steps: list[dict]) -> None:
+    """Steps are written as they end; the run's row says it was alive then."""
     with connect(path) as con:
+        con.execute("update audit.runs set last_seen_at = ? where run_id = ?", [utcnow(), run_id])
         for s in steps:
             con.execute("insert into audit.run_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, s["step"], s.get("source"), s.get("partition"), s["status"], s["started_at"],
