@@ -244,7 +244,7 @@ select record_id, record_date, value, is_sample from latest
 }}
 ''',
         f"expectations/suites/raw_{name}.sql": f'''-- this run's raw batch of {name}: what only a run can know (TODO: expectations in raw_{name}.json)
-select * from raw.{table} where _run_id = '{{run_id}}'
+select * from raw.{table} where _run_id in {{batch_runs}}
 ''',
     }
 

@@ -137,11 +137,16 @@ def load_suites(directory: Path) -> list[SuiteSpec]:
 def render_query(spec: SuiteSpec, run_id: str) -> str:
     """The suite's query for this run: ``{run_id}`` and ``{suite}`` substituted (as SQL string contents),
     ``{previous_rows}`` by the rows the suite checked at its last successful validation in an earlier
-    run (null on a first run), for volume checks.
+    run (null on a first run), for volume checks, and ``{batch_runs}`` by the runs whose raw rows this
+    night validates: this run and every run since the last successful one (a failed or abandoned
+    night's rows are checked before any night publishes them).
     A raw-batch suite sees only records not refused yet."""
     previous_rows = ("(select rows_checked from audit.validations where suite = '{suite}' and success "
                      "and run_id <> '{run_id}' order by validated_at desc limit 1)")
-    query = (spec.query.replace("{previous_rows}", previous_rows)
+    batch_runs = ("(select run_id from audit.runs where run_id = '{run_id}' or started_at > coalesce("
+                  "(select max(started_at) from audit.runs where status in ('success', 'partial') "
+                  "and run_id <> '{run_id}'), timestamptz '1970-01-01 00:00:00+00'))")
+    query = (spec.query.replace("{previous_rows}", previous_rows).replace("{batch_runs}", batch_runs)
              .replace("{run_id}", run_id.replace("'", "''"))
              .replace("{suite}", spec.name.replace("'", "''")))
     if spec.quarantine:

@@ -82,6 +82,31 @@ def test_run_id_scopes_raw_batch_suites(db, tmp_path):
     assert not validate(db, "old", tmp_path / "gx", [spec]).success
 
 
+def test_raw_suites_check_the_rows_failed_nights_left_too(db, tmp_path):
+    """A night that failed after loading leaves raw rows: the next night validates them with its own
+    (``{batch_runs}``), so no later night publishes them unchecked; a successful night's rows are not
+    checked again."""
+    con = duckdb.connect(str(db))
+    con.execute("insert into audit.runs (run_id, started_at, status) values "
+                "('ok1', '2026-11-01 02:00+00', 'success'), ('bad', '2026-11-02 02:00+00', 'failed'), "
+                "('gone', '2026-11-03 02:00+00', 'abandoned'), ('now', '2026-11-04 02:00+00', 'running')")
+    con.execute("insert into raw.worldbank_indicator (record_no, countryiso3code, _run_id) values "
+                "(1, 'old', 'ok1'), (1, 'CAN', 'now')")
+    con.close()
+    suite = [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "countryiso3code", "regex": "^[A-Z]{3}$"}}]
+    spec = SuiteSpec("raw", "select * from raw.worldbank_indicator where _run_id in {batch_runs}", suite, tmp_path)
+    assert validate(db, "now", tmp_path / "gx", [spec]).success  # the successful night's 'old' is not checked again
+    for failed_run in ("bad", "gone"):
+        con = duckdb.connect(str(db))
+        con.execute("insert into raw.worldbank_indicator (record_no, countryiso3code, _run_id) values (2, 'x1', ?)", [failed_run])
+        con.close()
+        report = validate(db, "now", tmp_path / "gx", [spec])
+        assert not report.success and report.suites[0].rows_checked == 2, failed_run
+        con = duckdb.connect(str(db))
+        con.execute("delete from raw.worldbank_indicator where _run_id = ?", [failed_run])
+        con.close()
+
+
 def test_every_suite_file_declares_its_data():
     suites = load_suites(EXPECTATIONS_DIR / "suites")
     assert {"raw_worldbank_indicator", "mart_country_indicators_annual"} <= {s.name for s in suites}
@@ -414,10 +439,10 @@ def _sql(spec) -> str:
 
 
 def _covered() -> tuple[set[str], set[str]]:
-    """Raw tables whose run batch a suite checks (``from raw.t where _run_id = '{run_id}'``) and marts a suite reads."""
+    """Raw tables whose run batch a suite checks (``from raw.t where _run_id in {batch_runs}``) and marts a suite reads."""
     import re
 
-    batch = re.compile(r"\braw\.(\w+)(?:\s+as\s+\w+)?\s+where\s+(?:\w+\.)?_run_id\s*=\s*'\{run_id\}'", re.I)
+    batch = re.compile(r"\braw\.(\w+)(?:\s+as\s+\w+)?\s+where\s+(?:\w+\.)?_run_id\s+in\s+\{batch_runs\}", re.I)
     suites = load_suites(EXPECTATIONS_DIR / "suites")
     return ({t for s in suites for t in batch.findall(_sql(s))},
             {t for s in suites for t in re.findall(r"\bmarts\.(\w+)", _sql(s))})

@@ -1,4 +1,4 @@
--- GDELT 2.0 export events loaded by this run: the 61 raw VARCHAR fields as sent, in file order,
+-- GDELT 2.0 export events loaded by this run or by a run since the last successful one ({batch_runs}: rows a failed night left are validated before any night publishes them): the 61 raw VARCHAR fields as sent, in file order,
 -- then the record's identity (landed file, line), by which a refused record is quarantined
 -- (empty on a re-run that loaded nothing).
 select
@@ -66,4 +66,4 @@ select
     _landed_file,
     record_no
 from raw.gdelt_event
-where _run_id = '{run_id}'
+where _run_id in {batch_runs}

@@ -1,4 +1,4 @@
--- World Bank records loaded by this run (empty on a re-run that loaded nothing new).
+-- World Bank records loaded by this run or by a run since the last successful one ({batch_runs}: rows a failed night left are validated before any night publishes them) (empty on a re-run that loaded nothing new).
 select *
 from raw.worldbank_indicator
-where _run_id = '{run_id}'
+where _run_id in {batch_runs}
