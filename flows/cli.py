@@ -44,7 +44,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                       help="replay the bundled sample (generated data is marked is_sample in every mart)")
     mode.add_argument("--replay", metavar="DIR", help="replay a directory of recorded responses (see README)")
     p.add_argument("--sources", help="comma-separated subset of the enabled sources")
-    p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today in schedule.timezone; "
+                   "not in the future, not before years.start)")
     p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years")
     _add_config_args(p)
 
@@ -150,15 +151,16 @@ def _load_config(args):
 
 
 def _sources(args, config) -> list[str] | None:
+    from flows.config import ConfigError
+    from flows.run_inputs import check_sources
+
     if not getattr(args, "sources", None):
         return None
-    chosen = [s.strip() for s in args.sources.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in config.sources]
-    if unknown:
-        print(f"bilateral: configuration error: --sources {args.sources}: unknown source(s) {unknown}; "
-              f"allowed: {', '.join(config.sources)}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
-    return chosen
+    try:
+        return check_sources(config, [s.strip() for s in args.sources.split(",") if s.strip()])
+    except ConfigError as exc:
+        print(f"bilateral: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def _print_summary(summary) -> None:
@@ -195,8 +197,13 @@ def cmd_run(args, backfill=None) -> int:
     config = _load_config(args)
     sources = _sources(args, config)
     mode = "sample" if args.sample else "replay" if args.replay else "live"
-    if args.replay and not Path(args.replay).is_dir():
-        print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
+    from flows.config import ConfigError
+    from flows.run_inputs import check_run_inputs
+
+    try:  # before any work: nothing locked, fetched or loaded when an input is refused
+        check_run_inputs(config, mode, args.date, args.replay, sources, backfill)
+    except ConfigError as exc:
+        print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     from flows.errors import BilateralError, RunLocked
     from flows.nightly import RunFailed, nightly
@@ -222,9 +229,6 @@ def cmd_run(args, backfill=None) -> int:
 
 
 def cmd_backfill(args) -> int:
-    if args.date_from > args.date_to:
-        print(f"bilateral: --from {args.date_from} is after --to {args.date_to}", file=sys.stderr)
-        return EXIT_CONFIG
     return cmd_run(args, backfill=(args.date_from, args.date_to))
 
 

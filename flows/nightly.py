@@ -10,7 +10,7 @@ build passed, and every Great Expectations suite passed.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timezone
+from datetime import date
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
@@ -22,6 +22,7 @@ from flows.config import load_config
 from flows.errors import SourceUnavailable, StorageError
 from flows.paths import find_project
 from flows.run import RunContext, RunFailed, RunSummary, Step
+from flows.run_inputs import check_run_inputs, today_in
 from flows.sources.base import ExtractResult, Partition
 
 __all__ = ["RunFailed", "RunSummary", "nightly"]
@@ -34,7 +35,8 @@ def nightly(mode: str = "live", replay_dir: str | None = None, sources: list[str
             project_dir: str | None = None) -> RunSummary:
     """Run one night. ``mode`` is live (the APIs), sample (the bundled sample) or replay (``replay_dir``)."""
     config = load_config(config_path, overrides, project=find_project(project_dir))
-    run = RunContext(config, mode, run_date or datetime.now(timezone.utc).date(), sources, replay_dir,
+    check_run_inputs(config, mode, run_date, replay_dir, sources, backfill)  # scheduled runs are checked too
+    run = RunContext(config, mode, run_date or today_in(config.schedule_timezone), sources, replay_dir,
                      full_refresh, backfill)
     with run.running():
         results = extract_and_land(run)

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,8 @@ from flows import publish
 from tests.conftest import PROJECT_ROOT, write_config_file
 from flows.readonly import LOCKED
 from tests.reliability import cli, cli_env, published_fingerprint
+
+YESTERDAY = (date.today() - timedelta(days=1)).isoformat()  # a night of the past (a future one is refused)
 
 READER = r'''
 import hashlib, json, os, sys, time
@@ -63,7 +66,7 @@ def test_a_second_run_or_a_backfill_during_a_run_is_refused_and_changes_nothing(
     before = published_fingerprint(wh.warehouse_dir / "published")
     pause = tmp_path / "paused"
     env = cli_env(BILATERAL_PAUSE_AT="dbt:node", BILATERAL_PAUSE_FILE=str(pause))
-    first = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--sample", "--date", "2026-12-02",
+    first = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--sample", "--date", YESTERDAY,
                               "--config", str(cfg)], cwd=PROJECT_ROOT, env=env, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -20,7 +20,7 @@ from tests.reliability import (cli, content_fingerprint, published_checksum, pub
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
-NIGHT_1, NIGHT_2 = "2026-12-01", "2027-01-05"  # night 2 brings new months: it publishes new content
+NIGHT_1, NIGHT_2 = "2026-10-01", "2026-11-30"  # night 2 brings new months: it publishes new content
 #: kill points of the chain; publish:pruning is only reached with more publications than are kept
 #: (tests/test_publish.py kills a publish there)
 CHAIN = [m for m in MARKERS if m != "publish:pruning"]
