@@ -279,7 +279,8 @@ class RunContext:
         failed = self.summary.failed_sources
         if not failed:
             return ""
-        details = "; ".join(e for s in failed for e in self.summary.source_errors.get(s, [])[:3])
+        # each distinct failure once (a stopped source's later partitions repeat its reason), five at most per source
+        details = "; ".join(e for s in failed for e in list(dict.fromkeys(self.summary.source_errors.get(s, [])))[:5])
         return f"source(s) {failed} failed: {details}"
 
 

@@ -28,7 +28,7 @@ from flows.storage import storage_fault
 from tests.conftest import PROJECT_ROOT, write_config_file
 from tests.reliability import cli, cli_env, published_fingerprint
 
-NIGHT_1, NIGHT_2 = "2026-12-01", "2027-01-05"
+NIGHT_1, NIGHT_2 = "2026-10-01", "2026-11-30"
 FULL = "the file system is full"
 READ_ONLY = "the file system is mounted read-only"
 
@@ -59,12 +59,12 @@ def _umount(path: Path) -> None:
 
 @pytest.fixture
 def tmpfs():
-    """A 600 MB tmpfs of our own and a Prefect home beside it; unmounted and removed afterwards
+    """A 2 GB tmpfs of our own and a Prefect home beside it; unmounted and removed afterwards
     (skips where mounting is not allowed)."""
     mount = Path(tempfile.mkdtemp(prefix="bilateral-disk-"))
     prefect_home = Path(tempfile.mkdtemp(prefix="bilateral-prefect-"))
     try:
-        _mount("-t", "tmpfs", "-o", "size=600m", "tmpfs", str(mount))
+        _mount("-t", "tmpfs", "-o", "size=2g", "tmpfs", str(mount))
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         shutil.rmtree(mount, ignore_errors=True)
         pytest.skip(f"cannot mount a tmpfs here ({exc}); CI runs as root")
