@@ -17,6 +17,8 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from flows import progress
+
 _T_START = time.perf_counter()
 
 #: 0 success; 1 the run failed (its summary or message says why); 2 bad configuration or arguments;
@@ -47,6 +49,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today in schedule.timezone; "
                    "not in the future, not before years.start)")
     p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years")
+    p.add_argument("--verbose", action="store_true",
+                   help="also print Prefect's own log lines (task and flow states, tracebacks) to the console")
+    p.add_argument("--progress", choices=["auto", "live", "lines", "off"], default="auto",
+                   help="progress on stderr: a live view on a terminal, one line per event otherwise (auto)")
     _add_config_args(p)
 
 
@@ -189,6 +195,27 @@ class _QuietRunFailure:
 _FAILED_STATE = re.compile(r"Finished in state Failed\('(?:Task|Flow) run encountered an exception (\w+):")
 
 
+def _progress_view(choice: str, verbose: bool):
+    """The console view of the run's progress: live on a terminal (plain lines beside Prefect's own
+    with --verbose), lines otherwise; none with ``--progress off``."""
+    if choice == "off":
+        return None
+    live = choice == "live" or (choice == "auto" and sys.stderr.isatty() and not verbose)
+    return progress.attach(progress.LiveView() if live else progress.LineView(sys.stderr))
+
+
+def _quiet_prefect_console() -> None:
+    """Prefect's console lines (flow and task states, its error lines) stay out of the console: the
+    run's own progress lines and final block say what happened; Prefect's API, UI and logs keep them."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)
+
+
 def _error_names(cls: type) -> set[str]:
     return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _error_names(sub))}
 
@@ -211,6 +238,11 @@ def cmd_run(args, backfill=None) -> int:
     for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine",
                  "prefect.server.services.task_run_recorder"):
         logging.getLogger(name).addFilter(_QuietRunFailure())
+    if not getattr(args, "verbose", False):
+        _quiet_prefect_console()
+    view = _progress_view(getattr(args, "progress", "auto"), getattr(args, "verbose", False))
+    progress.event("note", text=f"starting the {'backfill' if backfill else 'nightly'} run: mode {mode}, warehouse "
+                                f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
     try:
         summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
                           full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
@@ -224,6 +256,9 @@ def cmd_run(args, backfill=None) -> int:
     except BilateralError as exc:
         print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if view is not None:
+            progress.detach(view)
     _print_summary(summary)
     return EXIT_OK if summary.status == "success" else EXIT_FAILED
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flows import warehouse
+from flows import progress, warehouse
 from flows.errors import SourceError, SourceUnavailable
 from flows.run import RunContext
 from flows.run_markers import marker
@@ -25,6 +25,20 @@ def plan(run: RunContext, source: str) -> dict[str, list[Partition]]:
     for partition in run.connector(source, state).partitions():
         by_period[partition.period].append(partition)
     return dict(by_period)
+
+
+def preflight(run: RunContext) -> list[str]:
+    """Live runs: the selected sources whose host (or proxy) cannot be reached, each marked so in the
+    run (see flows.preflight); they are not extracted tonight. Replay and sample runs reach no host."""
+    if run.mode != "live":
+        return []
+    from flows import preflight as probe
+
+    targets = [probe.target_for(name, run.config.sources[name].base_url) for name in run.sources]
+    unreachable = probe.check(targets)
+    for name, problem in unreachable.items():
+        run.source_unreachable(name, problem.message)
+    return list(unreachable)
 
 
 def _scrubbed(run: RunContext, exc: SourceError) -> SourceError:
@@ -62,6 +76,8 @@ def extract_period(run: RunContext, source: str, period: str, partitions: list[P
         run.complete(result)
         out.append(result)
         marker("extract:landed")
+    progress.event("done", step="extract", source=source, files=sum(len(r.files) for r in out),
+                   records=sum(r.records for r in out))
     return out
 
 
@@ -74,3 +90,5 @@ def record_outcomes(run: RunContext, results: list[ExtractResult]) -> None:
         s.notes.extend(f"[{r.source}] {n}" for n in r.notes)
         if r.error:
             run.source_failed(r.source, r.error)
+        elif r.stale:
+            run.source_stale(r.source)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows import progress
 from flows.landing import LandedFile
 from flows.sources import load_specs
 from flows.sources.base import ExtractResult
@@ -397,9 +398,11 @@ def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs
         try:
             todo = _to_load(con, results, specs, report)
             batches = _batches(con, todo, specs, run_date or date.today(), max_bad_share or {}, prepared)
+            progress.event("planned", step="load", unit="partitions", total=sum(r.ok for r in results))
             for i, result in enumerate(results):
                 if result.ok:
                     _store_partition(con, result, todo.get(i, []), batches, run_id, report)
+                    progress.event("done", step="load", files=len(todo.get(i, [])))
             report.notes.extend(_unknown_field_notes(results, todo, batches))
             loaded = {batches[f.path].spec.kind: results[i].source for i, files in todo.items() for f in files}
             for kind, source in sorted(loaded.items()):

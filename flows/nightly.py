@@ -17,7 +17,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows import extract, loading, publish, quarantine, transform, validation
+from flows import extract, loading, progress, publish, quarantine, transform, validation
 from flows.config import load_config
 from flows.errors import SourceUnavailable, StorageError
 from flows.paths import find_project
@@ -76,11 +76,17 @@ def extract_and_land(run: RunContext) -> list[ExtractResult]:
         submitted = []
         for source in run.sources:
             run.summary.source_status[source] = "ok"
+        unreachable = extract.preflight(run)  # unreachable hosts: not extracted, no retries tonight
+        for source in run.sources:
+            if source in unreachable:
+                continue
             # Prefect retries a source x period when the network stays down past the HTTP client's own
             # retries; the delays scale with the source's backoff (10x, 20x backoff_seconds)
             backoff = run.config.sources[source].backoff_seconds
             task_ = extract_task.with_options(retry_delay_seconds=[backoff * 5 * 2 ** i for i in range(1, 3)])
-            for period, partitions in extract.plan(run, source).items():
+            planned = extract.plan(run, source)
+            progress.event("planned", step="extract", source=source, unit="periods", total=len(planned))
+            for period, partitions in planned.items():
                 submitted.append((source, period, task_.submit(quote(run), source, period, partitions)))
         results: list[ExtractResult] = []
         disk_fault: StorageError | None = None

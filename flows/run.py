@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from flows import warehouse
+from flows import progress, warehouse
 from flows.config import Config
 from flows.errors import BilateralError, RunLocked, StorageError, WarehouseLocked
 from flows.storage import guarded
@@ -57,12 +57,18 @@ class RunSummary:
     quarantined_total: int = 0  # records still in quarantine after the run, all sources
     data_docs: str = ""
     step_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (step, wall start, wall end)
+    #: sources the preflight could not reach, with why (not fetched tonight, no retries)
+    unreachable: dict[str, str] = field(default_factory=dict)
     warehouse: str = ""  # the warehouse folder; the header says so when it lies outside the project
     outside_project: bool = False
 
     @property
     def failed_sources(self) -> list[str]:
         return [s for s, st in self.source_status.items() if st == "failed"]
+
+    @property
+    def stale_sources(self) -> list[str]:
+        return [s for s, st in self.source_status.items() if st == "stale"]
 
 
 class RunFailed(BilateralError):
@@ -157,7 +163,9 @@ class RunContext:
             if self.mode == "sample":
                 from flows.sample import ensure_sample
 
+                progress.event("step", step="sample", state="started")
                 self.replay_dir = str(ensure_sample(self.config, self.run_date))
+                progress.event("step", step="sample", state="ok", seconds=time.perf_counter() - started)
             warehouse.start_run(self.db, self.run_id, self.summary.run_date, self.mode, self.replay_dir or "",
                                 list(self.sources))
             if self.mode == "sample":
@@ -183,6 +191,7 @@ class RunContext:
         record = Step(name, source=source)
         started, wall = time.perf_counter(), time.time()
         self._audit(warehouse.seen, self.db, self.run_id, name)
+        progress.event("step", step=name, state="started")
         try:
             yield record
         except BaseException as exc:
@@ -191,6 +200,7 @@ class RunContext:
             raise
         finally:
             secs = time.perf_counter() - started
+            progress.event("step", step=name, state=record.status, seconds=secs)
             self.summary.durations[name] = round(self.summary.durations.get(name, 0.0) + secs, 3)
             self.summary.step_windows.append((name, wall, wall + secs))
             self.record_step(record, seconds=secs, started_at=datetime.fromtimestamp(wall, timezone.utc))
@@ -271,6 +281,21 @@ class RunContext:
         self.summary.source_status[source] = "failed"
         self.summary.source_errors.setdefault(source, []).append(self.redactor.scrub(problem))
 
+    def source_stale(self, source: str) -> None:
+        """A best-effort source left some of its data as it was (its failures are in the notes)."""
+        if self.summary.source_status.get(source) == "ok":
+            self.summary.source_status[source] = "stale"
+
+    def source_unreachable(self, source: str, problem: str) -> None:
+        """The preflight could not reach the source's host: it is not fetched tonight. A best-effort
+        source is stale (the marts keep its last data); any other source failed."""
+        self.summary.unreachable[source] = problem
+        if self.sources[source].best_effort:
+            self.summary.source_status[source] = "stale"
+            self.summary.source_errors.setdefault(source, []).append(self.redactor.scrub(problem))
+        else:
+            self.source_failed(source, problem)
+
     def quarantined(self, source: str, n: int) -> None:
         if n:
             self.summary.quarantined[source] = self.summary.quarantined.get(source, 0) + n
@@ -280,8 +305,13 @@ class RunContext:
         if not failed:
             return ""
         # each distinct failure once (a stopped source's later partitions repeat its reason), five at most per source
-        details = "; ".join(e for s in failed for e in list(dict.fromkeys(self.summary.source_errors.get(s, [])))[:5])
-        return f"source(s) {failed} failed: {details}"
+        details = "; ".join(e for s in failed if s not in self.summary.unreachable  # those have lines of their own
+                            for e in list(dict.fromkeys(self.summary.source_errors.get(s, [])))[:5])
+        return f"source(s) {failed} failed" + (f": {details}" if details else " (unreachable, see above)")
+
+
+UNREACHABLE_TODO = ("check network access and proxy settings (HTTPS_PROXY, NO_PROXY) or the source's base_url "
+                    "(sources.<name>.base_url); run offline with --sample or --replay DIR")
 
 
 def render_summary(s: RunSummary) -> str:
@@ -289,11 +319,19 @@ def render_summary(s: RunSummary) -> str:
     lines = [f"{s.status.upper()}: bilateral nightly {s.run_id} (mode {s.mode}, run date {s.run_date})"]
     if s.outside_project:
         lines.append(f"  warehouse {s.warehouse} (an absolute warehouse.dir outside the project folder)")
+    if s.unreachable:
+        lines.append("  unreachable tonight (not fetched, no retries):")
+        lines += [f"  - {src}{' (best effort: stale)' if s.source_status.get(src) == 'stale' else ''}: {problem}"
+                  for src, problem in s.unreachable.items()]
+        lines.append(f"  what to do: {UNREACHABLE_TODO}")
     if s.message:
         lines.append(f"  {s.message}")
-    lines += ["", "| source | status | files landed | records landed | quarantined |", "|---|---|---|---|---|"]
-    lines += [f"| {src} | {st} | {s.files_landed.get(src, 0)} | {s.rows_landed.get(src, 0)} | {s.quarantined.get(src, 0)} |"
-              for src, st in s.source_status.items()]
+    if stale := [src for src in s.stale_sources if src not in s.unreachable]:
+        lines.append(f"  stale (best effort, last good data kept; see the notes): {', '.join(stale)}")
+    if any(s.files_landed.values()) or len(s.unreachable) < len(s.source_status):
+        lines += ["", "| source | status | files landed | records landed | quarantined |", "|---|---|---|---|---|"]
+        lines += [f"| {src} | {st} | {s.files_landed.get(src, 0)} | {s.rows_landed.get(src, 0)} | {s.quarantined.get(src, 0)} |"
+                  for src, st in s.source_status.items()]
     if s.rows_loaded:
         lines += ["", "loaded: " + ", ".join(f"raw.{t}={n}" for t, n in s.rows_loaded.items())]
     if s.dbt:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.paths import Project
+from flows import progress
 from flows.run_markers import marker
 from flows.storage import storage_fault_in_text
 
@@ -98,6 +99,15 @@ def build(project: Project, db_path: Path, run_id: str, args: list[str] | None =
 
 
 def _on_node_start(event) -> None:
-    """dbt event callback: the ``dbt:node`` kill point of the reliability tests."""
-    if getattr(event, "info", None) is not None and event.info.name == "NodeStart":
+    """dbt event callback: the ``dbt:node`` kill point of the reliability tests, and the nodes done
+    (every node ends with NodeFinished; the events that carry dbt's node count give the total)."""
+    info = getattr(event, "info", None)
+    if info is None:
+        return
+    if info.name == "NodeStart":
         marker("dbt:node")
+    elif info.name == "NodeFinished":
+        progress.event("done", step="dbt", unit="nodes")
+    total = getattr(getattr(event, "data", None), "total", 0)
+    if isinstance(total, int) and total > 0:
+        progress.event("done", step="dbt", unit="nodes", n=0, total=total)

@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from flows.errors import StorageError, ValidationFailed
+from flows import progress
 from flows.run_markers import marker
 from flows.storage import guarded, storage_fault
 from flows.warehouse import connect, utcnow
@@ -320,10 +321,13 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
         with guarded(gx_root, "write Great Expectations results and Data Docs under"):
             ctx, datasource = _context(gx_root)
             frames, query_errors = _frames(db_path, suites, run_id)
-            results = [SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
-                           "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
-                       if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id)
-                       for s in suites]
+            progress.event("planned", step="validate", unit="suites", total=len(suites))
+            results = []
+            for s in suites:
+                results.append(SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
+                                   "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
+                               if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id))
+                progress.event("done", step="validate", unit="suites", item=s.name)
             ctx.build_data_docs()
     except StorageError:
         _forget_run(gx_root, run_id)

@@ -141,6 +141,8 @@ class ExtractResult:
     notes: list[str] = field(default_factory=list)
     error: str = ""
     state_updates: dict[str, str] = field(default_factory=dict)
+    #: some of the partition's data was not updated tonight (a best-effort source's failed series)
+    stale: bool = False
 
     @property
     def ok(self) -> bool:
@@ -229,6 +231,9 @@ class Source:
     unloaded_kinds: tuple[str, ...] = ()
     #: query parameters that carry secrets: redacted in landed URLs, dropped from recording keys
     secret_params: tuple[str, ...] = ()
+    #: a best-effort source never stops publication: when it fails it is reported stale (or failed) and
+    #: the marts keep its last good data
+    best_effort: bool = False
     #: the package directory (README.md, reference/); set by discovery
     package_dir: Path | None = None
 

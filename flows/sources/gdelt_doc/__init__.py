@@ -11,4 +11,5 @@ SOURCE = Source(
     connector=GdeltDocConnector,
     load_specs=LOAD_SPECS,
     sample=generate,
+    best_effort=True,
 )

@@ -142,6 +142,7 @@ class GdeltDocConnector(Connector):
                 n = self._fetch(pair, mode, lander, result)
             except SourceError as exc:
                 result.notes.append(f"{pair} {mode}: news series not updated tonight (stale): {exc.problem}")
+                result.stale = True
                 continue
             result.records += n
             result.state_updates[f"last_success:{pair}:{mode}"] = self.run_date.isoformat() if self.run_date else ""
