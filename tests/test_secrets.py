@@ -458,7 +458,7 @@ def _run_nights(auth: str, key: str, root: Path, success_first: bool = True) -> 
         gateway.answers = _answers_with_a_bad_record(recording)
         replay = _replay_lacking_tonight(recording, root / "replay-of-another-night")
         base = [sys.executable, "-m", "flows.cli", "run", "--project-dir", str(PROJECT_ROOT), "--config", str(cfg),
-                "--date", RUN_DATE.isoformat()]
+                "--date", RUN_DATE.isoformat(), "--verbose"]  # Prefect's own console lines too: more output to scan
         plan = [
             ("data", Night(NIGHTS[0], ("success", "quarantine"), base)),
             ("faults", Night(NIGHTS[1], ("http_errors", "connection_failures"),
