@@ -109,6 +109,9 @@ class WarehouseSection(_Section):
     max_quarantined_per_night: int = Field(1000, ge=0, description=(
         "records quarantined in one night (load and validation) above which the run fails: that many bad "
         "records point at a broken source, not at bad records"))
+    working_file_wait_seconds: float = Field(180.0, ge=0, description=(
+        "how long a run waits, at its start, for another process (a reader of the working file) to let "
+        "go of it, showing who holds it, before it fails; 0 fails at once"))
 
 
 class ScheduleSection(_Section):
@@ -174,6 +177,7 @@ class Config:
     schedule_timezone: str
     dbt_task_per_node: bool = False
     max_quarantined_per_night: int = 1000
+    working_file_wait_seconds: float = 180.0
 
     @property
     def enabled_sources(self) -> list[str]:
@@ -386,4 +390,5 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                   publish_on_source_failure=parsed.warehouse.publish_on_source_failure,
                   schedule_cron=parsed.schedule.cron, schedule_timezone=parsed.schedule.timezone,
                   dbt_task_per_node=parsed.dbt.task_per_node,
-                  max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night)
+                  max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night,
+                  working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds)

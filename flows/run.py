@@ -157,6 +157,8 @@ class RunContext:
         from flows.recovery import settle_abandoned_runs
 
         with redacting(self.redactor), single_run_lock(self.config.warehouse_dir):
+            warehouse.wait_for_working_file(self.db, self.config.working_file_wait_seconds,
+                                            lambda text: progress.event("note", text=text))
             warehouse.ensure_schemas(self.db)
             self.summary.notes.extend(settle_abandoned_runs(self.config))  # runs killed before us: we hold the lock
             started, wall = time.perf_counter(), time.time()

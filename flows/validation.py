@@ -144,7 +144,7 @@ def render_query(spec: SuiteSpec, run_id: str) -> str:
     A raw-batch suite sees only records not refused yet."""
     previous_rows = ("(select rows_checked from audit.validations where suite = '{suite}' and success "
                      "and run_id <> '{run_id}' order by validated_at desc limit 1)")
-    batch_runs = ("(select run_id from audit.runs where run_id = '{run_id}' or started_at > coalesce("
+    batch_runs = ("(select '{run_id}' union select run_id from audit.runs where started_at > coalesce("
                   "(select max(started_at) from audit.runs where status in ('success', 'partial') "
                   "and run_id <> '{run_id}'), timestamptz '1970-01-01 00:00:00+00'))")
     query = (spec.query.replace("{previous_rows}", previous_rows).replace("{batch_runs}", batch_runs)

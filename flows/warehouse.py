@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -93,6 +95,43 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
             con.close()
         except duckdb.Error:  # closing after a fault (e.g. a checkpoint on a full disk): the fault is reported
             pass
+
+
+def wait_for_working_file(path: Path, wait_seconds: float, on_wait: Callable[[str], None],
+                          poll_seconds: float = 1.0) -> None:
+    """Open and close the working file read-write until no other process holds it (a reader, a
+    notebook, a BI tool pointed at the wrong file), for up to ``wait_seconds``; ``on_wait`` hears who
+    holds it (then every 30 s). Raises WarehouseLocked, saying how long it waited, when time is up."""
+    deadline, told = time.monotonic() + wait_seconds, -1.0
+    while True:
+        try:
+            with connect(path):
+                return
+        except WarehouseLocked as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if wait_seconds:
+                    raise WarehouseLocked(f"{exc} (waited {wait_seconds:.0f} s, warehouse.working_file_wait_seconds)") from None
+                raise
+            if told < 0 or time.monotonic() - told >= 30:
+                told = time.monotonic()
+                on_wait(f"waiting for the working file {path}: held by {holder(str(exc))}; "
+                        f"{left:.0f} s left (warehouse.working_file_wait_seconds)")
+            time.sleep(min(poll_seconds, max(left, 0.01)))
+
+
+def holder(message: str) -> str:
+    """Who holds a DuckDB file, from DuckDB's lock error ("... held in PROGRAM (PID N)"), with the
+    holder's command line where /proc shows it."""
+    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if not found:
+        return "another process"
+    program, pid = found.groups()
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmdline = ""
+    return f"PID {pid} ({cmdline[:160] or program})"
 
 
 def ensure_schemas(path: Path, specs: dict[str, LoadSpec] | None = None) -> None:
