@@ -67,8 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Live APIs by default (the mode for scheduled runs).")
     _add_run_args(run)
 
-    backfill = sub.add_parser("backfill", help="fill history for a date range",
-                              description="Like run, but each source fetches history between --from and --to.")
+    backfill = sub.add_parser("backfill", help="fill history for a date range, in chunks, resumable",
+                              description="Fetch and load the history of --source(s) between --from and --to in "
+                                          "chunks (a GDELT month, a Comtrade reporter-year, a WITS year...), each "
+                                          "recorded when loaded; then build, validate and publish as the nightly does. "
+                                          "Killed or failed, the same command goes on where it stopped; run again, it "
+                                          "fetches nothing new. Refused (exit 3) while a nightly holds the warehouse.")
+    backfill.add_argument("--source", dest="sources", metavar="S[,S...]",
+                          help="the source(s) to backfill (default: every enabled source)")
+    backfill.add_argument("--restart", action="store_true",
+                          help="fetch every chunk again, even those an earlier backfill of the range loaded")
     backfill.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     backfill.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     _add_run_args(backfill)
@@ -235,6 +243,19 @@ def cmd_run(args, backfill=None) -> int:
     from flows.errors import BilateralError, RunLocked
     from flows.nightly import RunFailed, nightly
 
+    if backfill:
+        from flows.backfill import backfill as backfill_flow
+
+        def start():
+            return backfill_flow(date_from=backfill[0], date_to=backfill[1], mode=mode, replay_dir=args.replay,
+                                 sources=sources, run_date=args.date, restart=args.restart, config_path=str(config.path),
+                                 overrides=args.overrides, project_dir=str(config.project.root))
+    else:
+        def start():
+            return nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
+                           full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
+                           project_dir=str(config.project.root))
+
     for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine",
                  "prefect.server.services.task_run_recorder"):
         logging.getLogger(name).addFilter(_QuietRunFailure())
@@ -244,9 +265,7 @@ def cmd_run(args, backfill=None) -> int:
     progress.event("note", text=f"starting the {'backfill' if backfill else 'nightly'} run: mode {mode}, warehouse "
                                 f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
     try:
-        summary = nightly(mode=mode, replay_dir=args.replay, sources=sources, run_date=args.date,
-                          full_refresh=args.full_refresh, config_path=str(config.path), overrides=args.overrides,
-                          backfill=backfill, project_dir=str(config.project.root))
+        summary = start()
     except RunFailed as exc:
         _print_summary(exc.summary)
         return EXIT_FAILED

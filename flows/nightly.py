@@ -41,32 +41,40 @@ def nightly(mode: str = "live", replay_dir: str | None = None, sources: list[str
     with run.running():
         results = extract_and_land(run)
         loaded = load(run, results)
-        problem = run.source_problem()
-        if problem and loaded.rows_loaded == 0 and not config.publish_on_source_failure:
-            return run.fail(problem, "nothing new was loaded, nothing published")
+        record_source_outcomes(run)
+        return build_validate_publish(run, loaded.rows_loaded)
 
+
+def build_validate_publish(run: RunContext, rows_loaded: int) -> RunSummary:
+    """What every run does after loading (the nightly, a backfill): dbt build, validate (refused
+    records quarantined and the marts built again without them), publish, and the run's outcome."""
+    config = run.config
+    problem = run.source_problem()
+    if problem and rows_loaded == 0 and not config.publish_on_source_failure:
+        return run.fail(problem, "nothing new was loaded, nothing published")
+
+    built = build(run)
+    if not built.success:
+        return run.fail(problem, f"dbt build failed: {built.message}")
+
+    checked = validate(run)
+    if not checked.success and refuse(run, checked):  # refused records quarantined: build without them
         built = build(run)
-        if not built.success:
-            return run.fail(problem, f"dbt build failed: {built.message}")
+        checked = validate(run) if built.success else checked
+    if not checked.success:
+        return run.fail(problem, checked.failure_message())
+    if sum(run.summary.quarantined.values()) > config.max_quarantined_per_night:
+        return run.fail(problem, f"{sum(run.summary.quarantined.values())} records were quarantined tonight, more "
+                                 f"than warehouse.max_quarantined_per_night = {config.max_quarantined_per_night}: "
+                                 "a source looks broken; `bilateral quarantine` lists them; nothing published")
 
-        checked = validate(run)
-        if not checked.success and refuse(run, checked):  # refused records quarantined: build without them
-            built = build(run)
-            checked = validate(run) if built.success else checked
-        if not checked.success:
-            return run.fail(problem, checked.failure_message())
-        if sum(run.summary.quarantined.values()) > config.max_quarantined_per_night:
-            return run.fail(problem, f"{sum(run.summary.quarantined.values())} records were quarantined tonight, more "
-                                     f"than warehouse.max_quarantined_per_night = {config.max_quarantined_per_night}: "
-                                     "a source looks broken; `bilateral quarantine` lists them; nothing published")
-
-        if problem and not config.publish_on_source_failure:
-            return run.fail(problem, "nothing published (set warehouse.publish_on_source_failure = true "
-                                     "to publish the rest)")
-        publish_marts(run)
-        if problem:
-            return run.finish("partial", f"published without {run.summary.failed_sources}")
-        return run.finish("success")
+    if problem and not config.publish_on_source_failure:
+        return run.fail(problem, "nothing published (set warehouse.publish_on_source_failure = true "
+                                 "to publish the rest)")
+    publish_marts(run)
+    if problem:
+        return run.finish("partial", f"published without {run.summary.failed_sources}")
+    return run.finish("success")
 
 
 # --- steps -----------------------------------------------------------------------------------------
@@ -109,20 +117,25 @@ def extract_and_land(run: RunContext) -> list[ExtractResult]:
 def load(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
     with run.step("load") as step:
         report = load_task(quote(run), results)
-        run.summary.rows_loaded = dict(report.rows_by_table)
+        for table, n in report.rows_by_table.items():
+            run.summary.rows_loaded[table] = run.summary.rows_loaded.get(table, 0) + n
         run.summary.notes.extend(report.notes)
         for source, n in report.quarantined_by_source.items():
             run.quarantined(source, n)
         for failure in report.failures:
             run.source_failed(failure.source, failure.message)
         step.status, step.rows, step.files = ("failed" if report.failures else "ok"), report.rows_loaded, report.files_loaded
-    for source, status in run.summary.source_status.items():  # per-source outcome, for `bilateral status`
+    return report
+
+
+def record_source_outcomes(run: RunContext) -> None:
+    """Each source's outcome tonight as an ``extract`` step row (what `bilateral status` reads)."""
+    for source, status in run.summary.source_status.items():
         notes = [n for n in run.summary.notes if n.startswith(f"[{source}]")]
         run.record_step(Step("extract", status=status, source=source,
                                      files=run.summary.files_landed.get(source, 0),
                                      rows=run.summary.rows_landed.get(source, 0),
                                      message=" | ".join([*run.summary.source_errors.get(source, []), *notes])))
-    return report
 
 
 def build(run: RunContext) -> transform.DbtReport:

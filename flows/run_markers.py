@@ -20,6 +20,8 @@ PAUSE_RESUME = "BILATERAL_PAUSE_RESUME"
 #: every marker the code passes, in run order
 MARKERS = ("extract:landed", "load:partition", "dbt:node", "validate:suite", "publish:writing",
            "publish:release_written", "publish:switched", "publish:pruning")
+#: markers of the backfill flow only: after each chunk is loaded and recorded
+BACKFILL_MARKERS = ("backfill:chunk",)
 
 
 def marker(name: str) -> None:
