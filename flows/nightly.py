@@ -113,7 +113,8 @@ def load(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
         run.record_step(Step("extract", status=status, source=source,
                                      files=run.summary.files_landed.get(source, 0),
                                      rows=run.summary.rows_landed.get(source, 0),
-                                     message=" | ".join([*run.summary.source_errors.get(source, []), *notes])))
+                                     message=" | ".join(run.summary.source_errors.get(source, [])),
+                                     notes=" | ".join(notes)))
     return report
 
 
