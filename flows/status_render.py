@@ -42,7 +42,7 @@ def render_table(doc: dict) -> str:
     if doc.get("message"):
         lines += [doc["message"], ""]
     where = doc.get("read_from")
-    if where and where["kind"] != "working":
+    if where and where["kind"] != "working" and doc.get("in_progress"):  # else the message says it
         lines += [f"read from the {where['kind']} {where['path']}" + (f" ({where['why']})" if where.get("why") else ""), ""]
     lines += [f"== runs (last {len(doc['runs'])})"] + (_table(doc["runs"], TABLE_COLUMNS["runs"]) if doc["runs"] else ["(none)"])
     lines += ["", "== sources"] + _table(doc["sources"], [c for c in TABLE_COLUMNS["sources"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -93,7 +94,9 @@ def open_audit(config: Config) -> Iterator[tuple[duckdb.DuckDBPyConnection, Read
         except duckdb.Error as exc:
             if not _locked(exc):
                 raise
-            why = f"another process holds {working} ({str(exc).splitlines()[0]})"
+            holder_pid = re.search(r"PID (\d+)", str(exc))
+            why = (f"another process{f' (pid {holder_pid.group(1)})' if holder_pid else ''} holds the write lock "
+                   f"on {working}")
         else:
             try:
                 yield con, ReadFrom("working", working)
