@@ -112,7 +112,14 @@ def single_run_lock(warehouse_dir: Path) -> Iterator[None]:
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         fh.flush()
-        yield
+        try:
+            yield
+        finally:  # an empty lock file: no run holds it (what `bilateral status` reads, never locking it)
+            try:
+                fh.seek(0)
+                fh.truncate()
+            except OSError:  # e.g. the disk became read-only: the holder's pid, gone, says the same
+                pass
 
 
 class RunContext:

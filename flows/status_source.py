@@ -58,8 +58,9 @@ def process_alive(pid: int | None, host: str | None) -> bool | None:
 
 
 def run_lock_holder(warehouse_dir: Path) -> str | None:
-    """``pid N on HOST`` when the run lock names a live process on this host, else None. The lock
-    file is only read: probing the lock itself could make a run starting that instant give up."""
+    """``pid N on HOST`` when the run lock names a live process on this host, else None. A run empties
+    the file when it lets go; a killed run's pid is gone. The file is only read: probing the lock
+    itself could make a run starting that instant give up."""
     try:
         words = (Path(warehouse_dir) / LOCK_FILE).read_text().split()
     except OSError:

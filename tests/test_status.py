@@ -216,3 +216,13 @@ def test_consecutive_failures_counts_nights_not_attempts():
     assert consecutive_failures([a(5, "failed"), a(5, "failed"), a(4, "failed"), a(3, "ok"), a(2, "failed")]) == 2
     assert consecutive_failures([a(5, "ok"), a(5, "failed"), a(4, "failed")]) == 0
     assert consecutive_failures([]) == 0
+
+
+def test_the_run_lock_names_its_holder_only_while_held(tmp_path):
+    """A process that ran a night and lives on (``bilateral serve``, a test session) holds no lock."""
+    from flows.run import single_run_lock
+    from flows.status_source import run_lock_holder
+
+    with single_run_lock(tmp_path):
+        assert run_lock_holder(tmp_path) == f"pid {os.getpid()} on {socket.gethostname()}"
+    assert run_lock_holder(tmp_path) is None
