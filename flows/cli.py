@@ -90,9 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(record)
 
     status = sub.add_parser("status", help="last runs, outcome and freshness per source",
-                            description="Show the last runs, their outcome, and per-source freshness.")
-    status.add_argument("--limit", type=int, default=10, help="number of runs to show (default 10)")
-    status.add_argument("--format", choices=["table", "csv", "json"], default="table")
+                            description="Show the last runs, each source's last success, last attempt, freshness "
+                                        "(fresh, stale, failed, never) and quarantined records, the last run's "
+                                        "validation results and where the published files are. Works while a run "
+                                        "writes the warehouse (it then reads the run's status snapshot).")
+    status.add_argument("--runs", "--limit", dest="runs", type=int, default=10, metavar="N",
+                        help="number of runs to show (default 10)")
+    status.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                        help="table (default), json (one document) or csv (one table, see --table)")
+    status.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    status.add_argument("--table", choices=["runs", "sources", "validations"], default=None,
+                        help="the one table --format csv prints (default sources)")
     _add_config_args(status)
 
     sql = sub.add_parser("sql", help="read-only SQL on the published marts",
@@ -354,21 +362,31 @@ def cmd_sql(args) -> int:
 
 def cmd_status(args) -> int:
     config = _load_config(args)
-    from flows.status import status_tables
+    import duckdb
 
+    from flows.errors import BilateralError
+    from flows.status import status_document
+    from flows.status_render import render_csv, render_table
+
+    if args.runs < 1:
+        print(f"bilateral: status --runs {args.runs}: expected a number of runs of at least 1, e.g. --runs 10",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if args.table and args.format != "csv":
+        print(f"bilateral: status --table {args.table} chooses the table of --format csv; "
+              "add --format csv (json holds every table, the default view shows them all)", file=sys.stderr)
+        return EXIT_CONFIG
     try:
-        tables = status_tables(config, args.limit)
-    except Exception as exc:  # noqa: BLE001 - e.g. the file is locked by a running night
-        print(f"bilateral: cannot read {config.duckdb_path}: {exc}", file=sys.stderr)
+        doc = status_document(config, args.runs)
+    except (BilateralError, duckdb.Error) as exc:
+        print(f"bilateral: status: cannot read the audit tables of {config.warehouse_dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if args.format == "json":
-        print(json.dumps({name: [dict(zip(cols, r)) for r in rows] for name, (cols, rows) in tables.items()},
-                         default=str, indent=1))
-        return EXIT_OK
-    for name, (cols, rows) in tables.items():
-        print(f"== {name}")
-        _emit(cols, rows, args.format)
-        print()
+        print(json.dumps(doc, indent=1, default=str))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(doc, args.table or "sources"))
+    else:
+        print(render_table(doc))
     return EXIT_OK
 
 

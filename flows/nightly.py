@@ -135,7 +135,8 @@ def record_source_outcomes(run: RunContext) -> None:
         run.record_step(Step("extract", status=status, source=source,
                                      files=run.summary.files_landed.get(source, 0),
                                      rows=run.summary.rows_landed.get(source, 0),
-                                     message=" | ".join([*run.summary.source_errors.get(source, []), *notes])))
+                                     message=" | ".join(run.summary.source_errors.get(source, [])),
+                                     notes=" | ".join(notes)))
 
 
 def build(run: RunContext) -> transform.DbtReport:

@@ -85,8 +85,9 @@ class Step:
     status: str = "ok"
     rows: int | None = None
     files: int | None = None
-    message: str = ""
+    message: str = ""  # what went wrong (errors only)
     source: str | None = None
+    notes: str = ""  # informational: worth knowing, not an error
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -117,7 +118,14 @@ def single_run_lock(warehouse_dir: Path) -> Iterator[None]:
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         fh.flush()
-        yield
+        try:
+            yield
+        finally:  # an empty lock file: no run holds it (what `bilateral status` reads, never locking it)
+            try:
+                fh.seek(0)
+                fh.truncate()
+            except OSError:  # e.g. the disk became read-only: the holder's pid, gone, says the same
+                pass
 
 
 class RunContext:
@@ -170,6 +178,7 @@ class RunContext:
                 progress.event("step", step="sample", state="ok", seconds=time.perf_counter() - started)
             warehouse.start_run(self.db, self.run_id, self.summary.run_date, self.mode, self.replay_dir or "",
                                 list(self.sources))
+            self.snapshot()
             if self.mode == "sample":
                 secs = time.perf_counter() - started
                 self.summary.durations["sample"] = round(secs, 3)
@@ -193,6 +202,7 @@ class RunContext:
         record = Step(name, source=source)
         started, wall = time.perf_counter(), time.time()
         self._audit(warehouse.seen, self.db, self.run_id, name)
+        self.snapshot()
         progress.event("step", step=name, state="started")
         try:
             yield record
@@ -211,7 +221,7 @@ class RunContext:
         self._audit(warehouse.record_steps, self.db, self.run_id, [{
             "step": record.name, "source": record.source, "status": record.status, "seconds": seconds,
             "started_at": started_at or datetime.now(timezone.utc), "files": record.files, "rows": record.rows,
-            "message": self.redactor.scrub(record.message)[:4000]}])
+            "message": self.redactor.scrub(record.message)[:4000], "notes": self.redactor.scrub(record.notes)[:4000]}])
 
     def _audit(self, write, *args) -> None:
         """Write bookkeeping; on a full or read-only disk the run goes on to report its real problem
@@ -220,6 +230,19 @@ class RunContext:
             write(*args)
         except (StorageError, WarehouseLocked) as exc:
             note = f"[audit] the run's bookkeeping could not be written: {exc}"
+            if note not in self.summary.notes:
+                self.summary.notes.append(note)
+
+    def snapshot(self) -> None:
+        """Refresh the status snapshot (what ``bilateral status`` reads while this run holds the working
+        file); a failure is a note: status then reads the working file once it is free."""
+        from flows.status_snapshot import write_snapshot
+
+        try:
+            write_snapshot(self.db, self.config.warehouse_dir)
+        except Exception as exc:  # noqa: BLE001 - the snapshot must never fail the run
+            note = (f"[status] the status snapshot could not be written ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}); `bilateral status` reads the working file when it is free")
             if note not in self.summary.notes:
                 self.summary.notes.append(note)
 
@@ -236,6 +259,7 @@ class RunContext:
             pass
         self._audit(warehouse.finish_run, self.db, self.run_id, status, s.message, sum(s.rows_landed.values()),
                     sum(s.rows_loaded.values()), s.published, s.durations)
+        self.snapshot()
         _summary_artifact(s)
         if status == "failed" and raise_on_failure:
             raise RunFailed(s)

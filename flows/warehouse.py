@@ -41,6 +41,7 @@ alter table audit.runs add column if not exists pid integer;
 alter table audit.runs add column if not exists host varchar;
 alter table audit.runs add column if not exists last_seen_at timestamptz;
 alter table audit.runs add column if not exists current_step varchar;
+alter table audit.run_steps add column if not exists notes varchar;
 create table if not exists audit.loaded_files (
     raw_table varchar, sha256 varchar, run_id varchar, path varchar, rows bigint, loaded_at timestamptz,
     primary key (raw_table, sha256));
@@ -181,20 +182,23 @@ def abandon_stale_runs(path: Path, reason: str) -> list[dict]:
             con.execute("update audit.runs set status = 'abandoned', ended_at = ?, message = ? where run_id = ?",
                         [last_seen, f"abandoned: {reason}; last seen {last_seen.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC in step "
                                     f"{step or 'start'} (pid {pid} on {host})", run_id])
-            con.execute("insert into audit.run_steps values (?, ?, null, null, 'abandoned', ?, null, null, null, ?)",
+            con.execute("insert into audit.run_steps (run_id, step, status, started_at, message) "
+                        "values (?, ?, 'abandoned', ?, ?)",
                         [run_id, step or "start", last_seen, reason])
     return [{"run_id": r, "run_date": d, "pid": p, "host": h, "last_seen": s, "step": st}
             for r, d, p, h, s, st in stale]
 
 
 def record_steps(path: Path, run_id: str, steps: list[dict]) -> None:
-    """Steps are written as they end; the run's row says it was alive then."""
+    """Steps are written as they end; the run's row says it was alive then. ``message`` holds what went
+    wrong (empty for a step that went well), ``notes`` what is worth knowing but is no error."""
     with connect(path) as con:
         con.execute("update audit.runs set last_seen_at = ? where run_id = ?", [utcnow(), run_id])
         for s in steps:
-            con.execute("insert into audit.run_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("insert into audit.run_steps (run_id, step, source, partition_key, status, started_at, seconds, "
+                        "files, rows, message, notes) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, s["step"], s.get("source"), s.get("partition"), s["status"], s["started_at"],
-                         s["seconds"], s.get("files"), s.get("rows"), s.get("message", "")])
+                         s["seconds"], s.get("files"), s.get("rows"), s.get("message", ""), s.get("notes") or None])
 
 
 def finish_run(path: Path, run_id: str, status: str, message: str, rows_landed: int, rows_loaded: int,

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,15 +35,25 @@ def test_sql_is_read_only_and_errors_are_clear(sample_run):
 
 
 def test_status_shows_runs_and_source_freshness(sample_run):
-    out = cli("status", "--format", "json", "--config", str(sample_run.config_path))
+    out = cli("status", "--json", "--config", str(sample_run.config_path))
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["runs"][0]["run_id"] == sample_run.summary.run_id or any(
         r["run_id"] == sample_run.summary.run_id for r in doc["runs"])
+    assert doc["runs"][0]["outcome"] == "success" and doc["read_from"]["kind"] == "working"
     sources = {r["source"]: r for r in doc["sources"]}
-    assert "worldbank" in sources and sources["worldbank"]["rows_loaded_total"] > 0
-    assert sources["worldbank"]["hours_since_load"] is not None and sources["worldbank"]["freshness"] == "fresh"
-    assert sources["worldbank"]["last_run_status"] == "ok"
+    assert set(sources) >= set(sample_run.summary.source_status)
+    worldbank = sources["worldbank"]
+    assert worldbank["state"] == "fresh" and worldbank["last_attempt_outcome"] == "ok"
+    assert worldbank["last_success_run"] == sample_run.summary.run_id and worldbank["hours_since_success"] < 24
+    assert worldbank["consecutive_failures"] == 0 and worldbank["last_error"] is None
+    # the sample's informational notes (e.g. Comtrade: no data published yet) are notes, not errors
+    assert all(s["last_error"] is None for s in sources.values())
+    assert any(s["notes"] for s in sources.values())
+    assert len(doc["validations"]) == len(sample_run.summary.validations)
+    assert Path(doc["published"]["duckdb"]).resolve() == sample_run.published_path.resolve()
+    # the run left its status snapshot: what status reads while the next run holds the working file
+    assert (sample_run.warehouse_dir / "status.duckdb").exists()
 
 
 @pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve"])

@@ -60,7 +60,7 @@ def test_a_run_killed_at_any_step_leaves_readers_untouched_and_the_next_run_ends
             assert manifest["run_id"] == runs(tmp_path / "b" / "bilateral.duckdb")[-1]["run_id"]
             assert {f"{t}.parquet" for t in manifest["tables"]} == {p.name for p in (published / "parquet").iterdir()}
         status = _status_of_last_run(cfg_b)
-        assert status["status"] == "abandoned", (marker, status)
+        assert status["outcome"] == "abandoned", (marker, status)
         survived.append(marker)
 
     _night(cfg_b, NIGHT_2)

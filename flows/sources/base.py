@@ -23,6 +23,8 @@ A source is one package ``flows/sources/<name>/`` (or a third-party package regi
   ``unloaded_kinds`` are landed for the record only (e.g. manifests).
 - ``sample``: ``generate(SampleContext)`` writes the bundled sample as a recording, under the
   request keys the connector's own URL functions compute (no HTTP client needed).
+- ``cadence``: how often the source publishes and how late (:class:`Cadence`); ``bilateral status``
+  measures freshness against it. ``watermark(state)`` says how far the recorded state reaches.
 
 ``state`` is a read-only snapshot of what earlier runs recorded for the source (watermarks, loaded
 periods); ``ExtractResult.state_updates`` are written after the partition loads. ``backfill`` is
@@ -38,7 +40,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
@@ -218,6 +220,32 @@ class SampleContext:
 
 
 @dataclass(frozen=True)
+class Cadence:
+    """How often a source publishes new data and how late, and so how long its last successful load
+    stays fresh. ``bilateral status`` calls a source stale when its last successful load is older
+    than ``stale_after``; ``every`` and ``lag`` are shown beside it (the reason for the threshold)."""
+
+    every: str                 # how often new data appears, in words: "15 minutes", "month", "year"
+    lag: str                   # how long after its period the data is published, in words
+    stale_after: timedelta     # a last successful load older than this is stale
+
+    def describe(self) -> str:
+        hours = self.stale_after.total_seconds() / 3600
+        limit = f"{hours:g} h" if hours < 72 else f"{hours / 24:g} days"
+        return f"new data every {self.every}, published {self.lag}; stale after {limit} without a successful load"
+
+
+#: a source that declares nothing: loaded every night, stale after a missed night (plus 12 hours)
+NIGHTLY = Cadence("night", "by the next night", timedelta(hours=36))
+
+
+def latest_watermark(state: dict[str, str]) -> str | None:
+    """The default watermark: the least advanced ``watermark:<stream>`` value (None without one)."""
+    values = [v for k, v in state.items() if k.startswith("watermark") and v]
+    return min(values) if values else None
+
+
+@dataclass(frozen=True)
 class Source:
     """Everything bilateral needs to know about one source; exported as ``SOURCE`` by its package."""
 
@@ -236,6 +264,10 @@ class Source:
     best_effort: bool = False
     #: the package directory (README.md, reference/); set by discovery
     package_dir: Path | None = None
+    #: publication cadence: what ``bilateral status`` measures freshness against
+    cadence: Cadence = NIGHTLY
+    #: how far the source's recorded state (``audit.source_state``) reaches, for ``bilateral status``
+    watermark: Callable[[dict[str, str]], str | None] = latest_watermark
 
     @property
     def raw_tables(self) -> tuple[str, ...]:

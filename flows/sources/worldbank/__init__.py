@@ -1,5 +1,7 @@
 """World Bank Indicators API v2: tariff averages and trade totals per country and year."""
-from flows.sources.base import Source
+from datetime import timedelta
+
+from flows.sources.base import Cadence, Source
 from flows.sources.worldbank.connector import WorldBankConnector, WorldBankSettings
 from flows.sources.worldbank.load import LOAD_SPECS
 from flows.sources.worldbank.sample import generate
@@ -11,4 +13,7 @@ SOURCE = Source(
     connector=WorldBankConnector,
     load_specs=LOAD_SPECS,
     sample=generate,
+    # yearly values, about 6 months after the year; the API is refreshed several times a year, so a
+    # month (+5 days) without a successful load may have missed a refresh
+    cadence=Cadence("year", "about 6 months after the year", timedelta(days=35)),
 )
