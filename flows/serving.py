@@ -56,11 +56,17 @@ def _raise_interrupt(signum, frame):  # SIGTERM before Prefect's runner takes ov
     raise KeyboardInterrupt
 
 
+def _as_sigterm(signum, frame):
+    """Ctrl-C stops like SIGTERM: Prefect's runner then cancels the run in flight and returns at once
+    (on SIGINT it would wait for that run to end)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve(config: Config, options: ServeOptions, out=sys.stdout) -> None:
     """Serve until interrupted. Raises ServeRefused (bad options) or ServerUnavailable (no server)."""
     api_url = _given_api_url()
     server: LocalPrefectServer | None = None
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt), signal.signal(signal.SIGINT, _as_sigterm)
     try:
         if api_url:
             check_api(api_url)
@@ -77,7 +83,8 @@ def serve(config: Config, options: ServeOptions, out=sys.stdout) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
         if server is not None:
             print("bilateral: stopping the local Prefect server", file=out, flush=True)
             server.stop()

@@ -4,7 +4,9 @@ Each field becomes the explicit set of values it names (ranges of three or more 
 steps (``*/15``), ranges, lists and month/weekday names all convert. Cron's one irregularity is kept:
 when both day-of-month and weekday are restricted, cron runs on days matching *either*; OnCalendar
 matches both, so such an expression becomes two OnCalendar lines (a timer fires on their union).
-``L``, ``W``, ``#`` and ``?`` have no OnCalendar equivalent and are refused.
+``L``, ``W``, ``#`` and ``?`` have no OnCalendar equivalent and are refused. One difference remains:
+a time the spring clock change skips (02:30 in America/Toronto) systemd skips that day, cron runs it
+just after the change.
 """
 from __future__ import annotations
 
