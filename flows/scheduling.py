@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows import crontab, systemd_timer
+from flows.errors import BilateralError
 from flows.systemd_calendar import NotConvertible, on_calendar
 
 if TYPE_CHECKING:
     from flows.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class LauncherMissing(BilateralError):
+    """No ``bilateral`` command to put in the entry (exit 2)."""
 
 SCHEDULE_HELP = """\
 Put the nightly `bilateral run` in the OS scheduler (no resident process; compare `bilateral serve`).
@@ -56,7 +61,8 @@ def launcher(config: Config) -> Path:
     for candidate in (config.project.root / "bilateral", Path(sys.executable).parent / "bilateral"):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate.resolve()
-    raise NotConvertible(f"no `bilateral` launcher in {config.project.root} (nor beside {sys.executable})")
+    raise LauncherMissing(f"no executable `bilateral` launcher in {config.project.root} (nor beside {sys.executable}); "
+                          "the entry calls it: restore the project's ./bilateral (chmod +x)")
 
 
 def run_argv(config: Config, overrides: list[str]) -> list[str]:
@@ -87,6 +93,9 @@ def run_schedule_command(config: Config, args) -> int:
         return _crontab(config, args, project)
     except NotConvertible as exc:
         print(f"bilateral: schedule: config schedule.cron {config.schedule_cron!r}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LauncherMissing as exc:
+        print(f"bilateral: schedule {args.action}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (crontab.CrontabFailed, systemd_timer.SystemdFailed) as exc:
         print(f"bilateral: schedule {args.action}: {exc}", file=sys.stderr)
