@@ -1,4 +1,4 @@
-"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, new-source.
+"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, schedule, new-source.
 
 The project folder is found first (``--project-dir``, ``BILATERAL_PROJECT_DIR``, or the nearest
 folder upward holding ``bilateral.toml``), then the configuration is loaded and validated before
@@ -54,6 +54,18 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=["auto", "live", "lines", "off"], default="auto",
                    help="progress on stderr: a live view on a terminal, one line per event otherwise (auto)")
     _add_config_args(p)
+
+
+SERVE_HELP = """\
+Serve the `nightly` deployment (nightly/bilateral-nightly) on schedule.cron in schedule.timezone.
+Prefect schedules only with a server:
+  - PREFECT_API_URL set: that server is used (it must answer, else exit 1);
+  - otherwise a local `prefect server start` is started on 127.0.0.1 (a free port, PREFECT_HOME
+    <warehouse>/.prefect-server, log there), with its UI ("Prefect UI at http://127.0.0.1:PORT"),
+    and stopped when serving ends (Ctrl-C or SIGTERM).
+Each scheduled run is `bilateral run` with the options given here (live unless --sample/--replay).
+Without a resident process, `bilateral schedule install` puts the nightly in crontab or a systemd
+user timer instead (README, "Scheduling")."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,11 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", action="store_true", help="keep the scratch warehouse")
     _add_config_args(bench)
 
-    serve = sub.add_parser("serve", help="serve the nightly deployment on its cron schedule (needs a Prefect server)",
-                           description="Register and serve the nightly flow on schedule.cron. Prefect schedules only "
-                                       "with a running server (`prefect server start`, PREFECT_API_URL set); without "
-                                       "one, use OS cron with `bilateral run` (see README).")
+    serve = sub.add_parser("serve", help="serve the nightly deployment on schedule.cron (on a Prefect server)",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description=SERVE_HELP)
+    serve_mode = serve.add_mutually_exclusive_group()
+    serve_mode.add_argument("--sample", action="store_true", help="scheduled runs replay the bundled sample")
+    serve_mode.add_argument("--replay", metavar="DIR", help="scheduled runs replay this directory of recorded responses")
+    serve.add_argument("--sources", help="comma-separated subset of the enabled sources for the scheduled runs")
     _add_config_args(serve)
+
+    from flows.scheduling import add_schedule_parser
+
+    add_schedule_parser(sub, _add_config_args)
 
     quarantine = sub.add_parser("quarantine", help="list, release or drop records refused at load or by validation",
                                 description="Records that broke their source's record contract (at load) or a raw-batch "
@@ -399,12 +418,29 @@ def cmd_benchmark(args) -> int:
 
 def cmd_serve(args) -> int:
     config = _load_config(args)
-    from flows.nightly import nightly
+    if args.replay and not Path(args.replay).is_dir():
+        print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
+        return EXIT_CONFIG
+    from flows.serving import ServeOptions, ServeRefused, ServerUnavailable, serve
 
-    nightly.serve(name="bilateral-nightly", cron=config.schedule_cron, limit=1,
-                  parameters={"mode": "live", "config_path": str(config.path),
-                              "project_dir": str(config.project.root)})
+    options = ServeOptions(mode="sample" if args.sample else "replay" if args.replay else "live",
+                           replay_dir=args.replay, sources=_sources(args, config), overrides=list(args.overrides))
+    try:
+        serve(config, options)
+    except ServeRefused as exc:
+        print(f"bilateral: serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ServerUnavailable as exc:
+        print(f"bilateral: serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_schedule(args) -> int:
+    config = _load_config(args)
+    from flows.scheduling import run_schedule_command
+
+    return run_schedule_command(config, args)
 
 
 def cmd_quarantine(args) -> int:
@@ -463,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     # traceback over the run's one message
     logging.raiseExceptions = False
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
-               "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve,
+               "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
                "new-source": cmd_new_source, "quarantine": cmd_quarantine}[args.command]
     return handler(args)
 

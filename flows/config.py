@@ -123,11 +123,13 @@ class ScheduleSection(_Section):
     def _cron(cls, value: str) -> str:
         from cronsim import CronSim, CronSimError
 
+        shape = 'not a cron expression ({}5 fields: minute hour day month weekday), e.g. "0 3 * * *"'
+        if len(value.split()) != 5:  # cronsim also takes a sixth (seconds) field; crontab and systemd do not
+            raise ValueError(shape.format(""))
         try:
             CronSim(value, datetime(2026, 1, 1))
         except CronSimError as exc:
-            raise ValueError(f"not a cron expression ({exc}); expected five fields, e.g. '0 2 * * *' "
-                             "(02:00 every night)") from None
+            raise ValueError(shape.format(f"{str(exc).lower()}; ")) from None
         return value
 
     @field_validator("timezone")
