@@ -1,11 +1,13 @@
 """``bilateral status``: the last runs, their outcome, freshness and quarantined records per source.
 
-Freshness follows the dbt sources' thresholds: late after 2 days without a load, stale after 8."""
+Freshness follows the dbt sources' thresholds (flows/freshness.py): late after warn_after without a
+load, stale after error_after (2 and 8 days for most sources)."""
 from __future__ import annotations
 
 import os
 import socket
 
+from flows import freshness
 from flows.config import Config
 from flows.warehouse import connect
 
@@ -72,14 +74,16 @@ def status_tables(config: Config, limit: int = 10) -> dict[str, tuple[list[str],
                 qualify row_number() over (partition by source order by started_at desc) = 1)
             select files.source, last_step.status as last_run_status, loads.last_loaded,
                    round(epoch(now() - loads.last_loaded) / 3600, 1) as hours_since_load,
-                   case when loads.last_loaded is null then 'never loaded'
-                        when now() - loads.last_loaded > interval 8 day then 'stale (error)'
-                        when now() - loads.last_loaded > interval 2 day then 'late (warn)'
-                        else 'fresh' end as freshness,
+                   null as freshness,
                    loads.rows_loaded_total, files.files_last_run,
                    left(coalesce(last_step.message, ''), 160) as last_error
             from files left join loads using (source) left join last_step using (source)
             order by files.source""")
+        limits = freshness.thresholds(config.project.dbt_staging_dir)
+        cols, rows = out["sources"]
+        at, hours = cols.index("freshness"), cols.index("hours_since_load")
+        out["sources"] = (cols, [(*r[:at], freshness.level(r[hours], limits.get(r[0], freshness.Thresholds())),
+                                  *r[at + 1:]) for r in rows])
         tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'quarantine' "
                                             "order by 1").fetchall()]
         if tables:
