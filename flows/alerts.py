@@ -24,6 +24,14 @@ from flows.alert_channels import Delivery, Notification, Reason, send_all
 from flows.config import Config
 
 _LEVELS = {"late": (freshness.LATE, freshness.STALE), "stale": (freshness.STALE,)}
+#: a reason is read in a chat message or a mail subject's body: long run messages are cut
+MAX_MESSAGE = 600
+
+
+def _short(text: str, limit: int = MAX_MESSAGE) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rstrip() + " ... (cut; `bilateral status` and audit.runs hold all of it)"
 
 
 def failing_streaks(db: Path, run_id: str, run_date: str, tonight: Mapping[str, str]) -> dict[str, int]:
@@ -53,12 +61,12 @@ def decide(config: Config, summary, sources: list[str]) -> list[Reason]:
     """The reasons tonight's run alerts, in the order of flows.alerts_config.REASONS."""
     section, reasons = config.alerts, []
     if "failed" in section.on and summary.status == "failed":
-        reasons.append(Reason("failed", f"the run failed: {summary.message or 'see `bilateral status`'}"))
+        reasons.append(Reason("failed", "the run failed: " + _short(summary.message or "see `bilateral status`")))
     if "source_failing" in section.on:
         streaks = failing_streaks(config.duckdb_path, summary.run_id, summary.run_date, summary.source_status)
         for source, nights in streaks.items():
             if nights >= section.consecutive_failures:
-                error = (summary.source_errors.get(source) or [""])[0][:300]
+                error = _short((summary.source_errors.get(source) or [""])[0], 300)
                 reasons.append(Reason("source_failing", f"{source} failed {nights} nights in a row "
                                       f"(alerts.consecutive_failures = {section.consecutive_failures})"
                                       + (f": {error}" if error else "")))
