@@ -45,7 +45,7 @@ def test_status_shows_runs_and_source_freshness(sample_run):
     assert sources["worldbank"]["last_run_status"] == "ok"
 
 
-@pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve"])
+@pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve", "alerts"])
 def test_every_command_documents_itself(command):
     out = cli(command, "--help")
     assert out.returncode == 0 and "usage: bilateral " + command in out.stdout
