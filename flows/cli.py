@@ -1,4 +1,5 @@
-"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, schedule, new-source.
+"""``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, schedule, quarantine,
+alerts, new-source.
 
 The project folder is found first (``--project-dir``, ``BILATERAL_PROJECT_DIR``, or the nearest
 folder upward holding ``bilateral.toml``), then the configuration is loaded and validated before
@@ -157,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--format", choices=["table", "csv", "json"], default="table")
     quarantine.add_argument("--limit", type=int, default=1000)
     _add_config_args(quarantine)
+
+    alerts = sub.add_parser("alerts", help="check the alert channels: send a test notification through each",
+                            description="Send a test notification through each configured alert channel (webhook, "
+                                        "e-mail, log file; [alerts] in the config, docs/alerts.md) and report each "
+                                        "one: exit 0 when all delivered, 1 when one failed, 2 when none is configured.")
+    alerts.add_argument("action", choices=["test"])
+    _add_config_args(alerts)
 
     new_source = sub.add_parser("new-source", help="write the skeleton of a new source",
                                 description="Write flows/sources/NAME/ (connector, load specs, sample generator, "
@@ -475,6 +483,22 @@ def cmd_quarantine(args) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(args) -> int:
+    config = _load_config(args)
+    from flows.alerts import send_test
+
+    if not config.alerts.channels:
+        print(f"bilateral: alerts test: no alert channel is configured in {config.path}; set "
+              "alerts.webhook.url_env, alerts.email.host or alerts.log.path (docs/alerts.md)", file=sys.stderr)
+        return EXIT_CONFIG
+    deliveries = send_test(config)
+    for d in deliveries:
+        print(f"{d.channel} to {d.target}: " + ("ok" if d.ok else f"FAILED: {d.error}"))
+    failed = [d for d in deliveries if not d.ok]
+    print(f"{len(deliveries) - len(failed)} of {len(deliveries)} channel(s) delivered the test notification")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def cmd_new_source(args) -> int:
     from flows.scaffold import ScaffoldError, new_source
 
@@ -500,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.raiseExceptions = False
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
-               "new-source": cmd_new_source, "quarantine": cmd_quarantine}[args.command]
+               "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts}[args.command]
     return handler(args)
 
 

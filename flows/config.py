@@ -21,7 +21,7 @@ import os
 import tomllib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
+from flows.alerts_config import AlertsSection, resolve as resolve_alerts
 from flows.countries import countries
 from flows.errors import BilateralError
 from flows.paths import Project, find_project
@@ -147,7 +148,8 @@ class DbtSection(_Section):
 
 
 _SECTIONS: dict[str, type[_Section]] = {"countries": CountriesSection, "years": YearsSection,
-                                        "warehouse": WarehouseSection, "schedule": ScheduleSection, "dbt": DbtSection}
+                                        "warehouse": WarehouseSection, "schedule": ScheduleSection, "dbt": DbtSection,
+                                        "alerts": AlertsSection}
 
 
 def file_model(settings: dict[str, type[SourceSettings]]) -> type[BaseModel]:
@@ -180,6 +182,7 @@ class Config:
     dbt_task_per_node: bool = False
     max_quarantined_per_night: int = 1000
     working_file_wait_seconds: float = 180.0
+    alerts: AlertsSection = field(default_factory=AlertsSection)
 
     @property
     def enabled_sources(self) -> list[str]:
@@ -270,15 +273,34 @@ def _overrides(environ: dict[str, str], overrides: list[str]) -> list[tuple[list
     return out
 
 
+#: keys that name where a secret is (a variable, a block), never the secret itself
+_SECRET_NAME_KEYS = ("api_key_env", "api_key_secret_block", "password_env", "url_env")
+
+
 def _refuse_secrets(tree: dict[str, Any], where: str = "") -> None:
+    """Secrets never come from the file (nor from overrides); the message never repeats the value."""
     for key, value in tree.items():
         full = f"{where}.{key}" if where else key
         if isinstance(value, dict):
             _refuse_secrets(value, full)
-        elif key not in ("api_key_env", "api_key_secret_block") and any(w in key.lower() for w in SECRET_WORDS):
+        elif full.startswith("alerts."):
+            _refuse_alert_secret(full, key, value)
+        elif key not in _SECRET_NAME_KEYS and any(w in key.lower() for w in SECRET_WORDS):
             raise ConfigError(f"config key '{full}': API keys and secrets are never read from the config file; "
                               "set the source's api_key_env variable (or a Prefect Secret block named by "
                               "api_key_secret_block)")
+
+
+def _refuse_alert_secret(full: str, key: str, value: Any) -> None:
+    where = ("alerts.email.password_env (e.g. BILATERAL_SMTP_PASSWORD)" if "password" in key.lower() or
+             ".email." in full else "alerts.webhook.url_env (e.g. BILATERAL_ALERT_WEBHOOK)")
+    secret_key = key not in _SECRET_NAME_KEYS and (key == "url" or any(w in key.lower() for w in SECRET_WORDS))
+    url_value = isinstance(value, str) and "://" in value
+    if secret_key or url_value:
+        raise ConfigError(f"config key '{full}': {'a URL' if url_value else 'a secret'} was written in the config "
+                          "file (not shown); alert secrets (the webhook URL, which carries its token, and the SMTP "
+                          f"password) are never read from the file: put it in an environment variable and name that "
+                          f"variable in {where}")
 
 
 _EXPECTED = {"int_type": "an integer", "int_parsing": "an integer", "float_type": "a number",
@@ -292,7 +314,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
             return []
         model = ann
-    return sorted(model.model_fields)
+    return sorted(f.alias or name for name, f in model.model_fields.items())
 
 
 def _key(model: type[BaseModel], loc: tuple) -> tuple:
@@ -368,7 +390,10 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     model = file_model({name: src.settings for name, src in known.items()})
     for parts, text, origin in _overrides(environ, overrides or []):
         _set_path(tree, parts, _from_text(text, _annotation(model, parts)), origin)
-    _refuse_secrets(tree)
+    try:
+        _refuse_secrets(tree)
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg_path}: {exc}") from None
     try:
         parsed = model.model_validate(tree)
     except ValidationError as exc:
@@ -386,6 +411,10 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
         settings._name = name
         sources[name] = settings
     wh_dir = _warehouse_dir(parsed.warehouse.dir, project, cfg_path)
+    try:
+        alerts = resolve_alerts(parsed.alerts, project.root)
+    except ValueError as exc:
+        raise ConfigError(f"{cfg_path}: {exc}") from None
     end = parsed.years.end
     return Config(path=cfg_path, project=project, countries=focus, pairs=pairs, start_year=parsed.years.start,
                   end_year=date.today().year if end == "latest" else end, sources=sources, warehouse_dir=wh_dir,
@@ -393,4 +422,4 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                   schedule_cron=parsed.schedule.cron, schedule_timezone=parsed.schedule.timezone,
                   dbt_task_per_node=parsed.dbt.task_per_node,
                   max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night,
-                  working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds)
+                  working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds, alerts=alerts)

@@ -260,10 +260,18 @@ class RunContext:
         self._audit(warehouse.finish_run, self.db, self.run_id, status, s.message, sum(s.rows_landed.values()),
                     sum(s.rows_loaded.values()), s.published, s.durations)
         self.snapshot()
+        self._alert()
         _summary_artifact(s)
         if status == "failed" and raise_on_failure:
             raise RunFailed(s)
         return s
+
+    def _alert(self) -> None:
+        """The one call site of alerts (flows/alerts.py): they never change the run's outcome."""
+        from flows.alerts import alert_run
+
+        alert_run(self.config, self.summary, self.config.enabled_sources,
+                  record=lambda rows: self._audit(warehouse.record_alerts, self.db, rows), scrub=self.redactor.scrub)
 
     def fail(self, *problems: str) -> RunSummary:
         """End the run as failed (raises RunFailed): nothing is published."""

@@ -50,6 +50,8 @@ create table if not exists audit.validations (
     rows_checked bigint, failures json, validated_at timestamptz);
 create table if not exists audit.source_state (
     source varchar, key varchar, value varchar, run_id varchar, updated_at timestamptz, primary key (source, key));
+create table if not exists audit.alerts (
+    run_id varchar, channel varchar, reason varchar, sent_at timestamptz, ok boolean, error varchar, target varchar);
 """
 
 #: one table per raw table, same name, in schema quarantine: records refused at load or by validation
@@ -217,3 +219,12 @@ def source_state(path: Path, source: str) -> dict[str, str]:
             return dict(con.execute("select key, value from audit.source_state where source = ?", [source]).fetchall())
         except duckdb.CatalogException:
             return {}
+
+
+def record_alerts(path: Path, rows: list[dict]) -> None:
+    """What the run's alerts did: one row per reason and channel, sent or not (flows/alerts.py)."""
+    with connect(path) as con:
+        con.executemany("insert into audit.alerts (run_id, channel, reason, sent_at, ok, error, target) "
+                        "values (?, ?, ?, ?, ?, ?, ?)",
+                        [[r["run_id"], r["channel"], r["reason"], r["sent_at"], r["ok"], r["error"], r["target"]]
+                         for r in rows])

@@ -56,7 +56,7 @@ def test_status_shows_runs_and_source_freshness(sample_run):
     assert (sample_run.warehouse_dir / "status.duckdb").exists()
 
 
-@pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve", "schedule"])
+@pytest.mark.parametrize("command", ["run", "backfill", "record", "status", "sql", "benchmark", "serve", "schedule", "alerts"])
 def test_every_command_documents_itself(command):
     out = cli(command, "--help")
     assert out.returncode == 0 and "usage: bilateral " + command in out.stdout
