@@ -1,4 +1,4 @@
-"""The call site: real nights through `bilateral run` that fail (a replay of an empty recording)
+"""The call site: real nights through `bilateral run` that fail (a replay of a recording without tonight's requests)
 alert through a real webhook receiver, a log file and a mail server that is down; the second
 failing night in a row also says the source has failed two nights running."""
 from __future__ import annotations
@@ -18,8 +18,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_failing_nights_alert_and_a_mail_server_down_changes_nothing(tmp_path, receiver):  # noqa: F811
-    empty = tmp_path / "recording"
-    empty.mkdir()
+    empty = tmp_path / "recording"  # a recording of worldbank that holds none of tonight's requests
+    (empty / "worldbank" / "responses").mkdir(parents=True)
+    (empty / "worldbank" / "responses" / "000001.json").write_text("[]")
+    (empty / "worldbank" / "index.jsonl").write_text(json.dumps(
+        {"key": "v2/other?night=1", "status": 200, "headers": {"content-type": "application/json"},
+         "body_file": "responses/000001.json", "synthetic": True, "recorded_at": "2026-01-01T00:00:00+00:00"}) + "\n")
     smtp_port = _free_port()  # nothing listens there
     cfg = write_config_file(tmp_path / "bilateral.toml", tmp_path / "warehouse", {
         "alerts.webhook.url_env": "BILATERAL_ALERT_WEBHOOK", "alerts.email.host": "127.0.0.1",
@@ -28,7 +32,7 @@ def test_two_failing_nights_alert_and_a_mail_server_down_changes_nothing(tmp_pat
         "alerts.log.path": str(tmp_path / "alerts.jsonl")})
     env = {**os.environ, "BILATERAL_ALERT_WEBHOOK": receiver.url, "BILATERAL_SMTP_PASSWORD": PASSWORD}
     outputs = []
-    for night in ("2026-12-01", "2026-12-02"):
+    for night in ("2026-11-29", "2026-11-30"):
         out = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--replay", str(empty), "--sources", "worldbank",
                               "--date", night, "--config", str(cfg)], capture_output=True, text=True, timeout=180,
                              env=env, cwd=PROJECT_ROOT)
@@ -52,7 +56,7 @@ def test_two_failing_nights_alert_and_a_mail_server_down_changes_nothing(tmp_pat
                        "from audit.alerts a join audit.runs r using (run_id) order by r.run_date, 1, 2").fetchall()
     everything = str(con.execute("select * from audit.alerts").fetchall())
     con.close()
-    assert rows == [(c, "failed", c != "email", "failed", "2026-12-01") for c in ("email", "log", "webhook")] + [
+    assert rows == [(c, "failed", c != "email", "failed", "2026-11-29") for c in ("email", "log", "webhook")] + [
         (c, reason, c != "email", "failed", "2026-12-02") for c in ("email", "log", "webhook")
         for reason in ("failed", "source_failing")]
     for text in (everything, *outputs, (tmp_path / "alerts.jsonl").read_text()):
