@@ -57,7 +57,7 @@ def test_two_failing_nights_alert_and_a_mail_server_down_changes_nothing(tmp_pat
     everything = str(con.execute("select * from audit.alerts").fetchall())
     con.close()
     assert rows == [(c, "failed", c != "email", "failed", "2026-11-29") for c in ("email", "log", "webhook")] + [
-        (c, reason, c != "email", "failed", "2026-12-02") for c in ("email", "log", "webhook")
+        (c, reason, c != "email", "failed", "2026-11-30") for c in ("email", "log", "webhook")
         for reason in ("failed", "source_failing")]
     for text in (everything, *outputs, (tmp_path / "alerts.jsonl").read_text()):
         assert TOKEN not in text and "B0SECRET" not in text and PASSWORD not in text
