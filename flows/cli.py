@@ -426,13 +426,18 @@ def cmd_benchmark(args) -> int:
 
 def cmd_serve(args) -> int:
     config = _load_config(args)
-    if args.replay and not Path(args.replay).is_dir():
-        print(f"bilateral: --replay {args.replay}: no such directory", file=sys.stderr)
+    from flows.config import ConfigError
+    from flows.run_inputs import check_run_inputs
+
+    mode = "sample" if args.sample else "replay" if args.replay else "live"
+    try:  # the scheduled runs' inputs, checked once before serving
+        check_run_inputs(config, mode, None, args.replay, _sources(args, config))
+    except ConfigError as exc:
+        print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     from flows.serving import ServeOptions, ServeRefused, ServerUnavailable, serve
 
-    options = ServeOptions(mode="sample" if args.sample else "replay" if args.replay else "live",
-                           replay_dir=args.replay, sources=_sources(args, config), overrides=list(args.overrides))
+    options = ServeOptions(mode=mode, replay_dir=args.replay, sources=_sources(args, config), overrides=list(args.overrides))
     try:
         serve(config, options)
     except ServeRefused as exc:
