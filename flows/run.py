@@ -339,9 +339,13 @@ class RunContext:
         if not failed:
             return ""
         # each distinct failure once (a stopped source's later partitions repeat its reason), five at most per source
-        details = "; ".join(e for s in failed if s not in self.summary.unreachable  # those have lines of their own
-                            for e in list(dict.fromkeys(self.summary.source_errors.get(s, [])))[:5])
-        return f"source(s) {failed} failed" + (f": {details}" if details else " (unreachable, see above)")
+        details = [e for s in failed if s not in self.summary.unreachable  # the unreachable: their hosts, in short
+                   for e in list(dict.fromkeys(self.summary.source_errors.get(s, [])))[:5]]
+        hosts = sorted({self.summary.unreachable[s].split(": ", 1)[0].removeprefix("cannot reach ")
+                        for s in failed if s in self.summary.unreachable})
+        if hosts:
+            details.insert(0, f"unreachable {', '.join(hosts)}")
+        return f"source(s) {failed} failed: {'; '.join(details)}"
 
 
 UNREACHABLE_TODO = ("check network access and proxy settings (HTTPS_PROXY, NO_PROXY) or the source's base_url "

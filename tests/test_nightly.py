@@ -145,6 +145,8 @@ def test_one_failing_source_does_not_stop_the_others_and_publishing_is_configura
     [sample_dir] = [p for p in (run.warehouse_dir / "sample").iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
     replay = tmp_path / "without_worldbank"
     shutil.copytree(sample_dir, replay, ignore=shutil.ignore_patterns("worldbank"))
+    (replay / "worldbank").mkdir()  # a recording of worldbank that holds none of tonight's requests
+    (replay / "worldbank" / "index.jsonl").write_text('{"key": "v2/other", "status": 200, "body_file": "none.json"}\n')
     summary = nightly(mode="replay", replay_dir=str(replay), config_path=str(run.config_path),
                       overrides=["warehouse.publish_on_source_failure=true"])
     assert summary.status == "partial" and summary.source_status["worldbank"] == "failed"
