@@ -49,7 +49,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", help="comma-separated subset of the enabled sources")
     p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today in schedule.timezone; "
                    "not in the future, not before years.start)")
-    p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years")
+    p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years and rebuild every dbt model from all "
+                        "records (dbt --full-refresh; a normal night rebuilds only what changed)")
     p.add_argument("--verbose", action="store_true",
                    help="also print Prefect's own log lines (task and flow states, tracebacks) to the console")
     p.add_argument("--progress", choices=["auto", "live", "lines", "off"], default="auto",
