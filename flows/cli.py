@@ -49,7 +49,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", help="comma-separated subset of the enabled sources")
     p.add_argument("--date", type=date.fromisoformat, help="logical run date YYYY-MM-DD (default: today in schedule.timezone; "
                    "not in the future, not before years.start)")
-    p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years")
+    p.add_argument("--full-refresh", action="store_true", help="re-fetch everything in the configured years and rebuild every dbt model from all "
+                        "records (dbt --full-refresh; a normal night rebuilds only what changed)")
     p.add_argument("--verbose", action="store_true",
                    help="also print Prefect's own log lines (task and flow states, tracebacks) to the console")
     p.add_argument("--progress", choices=["auto", "live", "lines", "off"], default="auto",
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run the sample nightly in a scratch warehouse and print wall time and "
                                        "peak memory per step (Prefect start-up, extract, load, dbt, GX, publish).")
     bench.add_argument("--keep", action="store_true", help="keep the scratch warehouse")
+    bench.add_argument("--nights", type=int, default=1, metavar="N",
+                       help="run the sample night N times on the same date in one scratch warehouse (the later "
+                            "nights find nothing new: the incremental path); one column per night")
     _add_config_args(bench)
 
     serve = sub.add_parser("serve", help="serve the nightly deployment on schedule.cron (on a Prefect server)",
@@ -418,10 +422,13 @@ def cmd_status(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
+    if args.nights < 1:
+        print(f"bilateral: benchmark --nights {args.nights}: give 1 or more nights", file=sys.stderr)
+        return EXIT_CONFIG
     config = _load_config(args)
     from flows.benchmark import run_benchmark
 
-    return run_benchmark(config, args, _T_START, keep=args.keep)
+    return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights)
 
 
 def cmd_serve(args) -> int:

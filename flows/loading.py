@@ -256,11 +256,11 @@ def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> N
     for f in files:
         d = asdict(f)
         con.execute("insert into audit.landed_files (run_id, source, kind, path, request_url, http_status, bytes, sha256, "
-                    "fetched_at, origin, synthetic, status, problem, load_params) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "fetched_at, origin, synthetic, status, problem, load_params, landed_at) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [*(d[k] for k in ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes",
                                       "sha256", "fetched_at", "origin", "synthetic", "status", "problem")),
-                     json.dumps(f.load_params, sort_keys=True)])
+                     json.dumps(f.load_params, sort_keys=True), utcnow()])
 
 
 def _refuse(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str, problem: str) -> None:

@@ -142,7 +142,8 @@ def record_source_outcomes(run: RunContext) -> None:
 def build(run: RunContext) -> transform.DbtReport:
     with run.step("dbt") as step:
         if run.config.dbt_task_per_node:  # prefect-dbt: each node its own task run (slower)
-            report = transform.build(run.config.project, run.db, run.run_id, task_per_node=True)
+            report = transform.build(run.config.project, run.db, run.run_id, task_per_node=True,
+                                     full_refresh=run.full_refresh)
             _dbt_nodes_artifact(report)
         else:
             report = dbt_build_task(quote(run))
@@ -212,7 +213,7 @@ def load_task(run: RunContext, results: list[ExtractResult]) -> loading.LoadRepo
 
 @task(name="dbt build", cache_policy=NO_CACHE)
 def dbt_build_task(run: RunContext) -> transform.DbtReport:
-    report = transform.build(run.config.project, run.db, run.run_id)
+    report = transform.build(run.config.project, run.db, run.run_id, full_refresh=run.full_refresh)
     _dbt_nodes_artifact(report)
     return report
 

@@ -1,5 +1,9 @@
 """Run dbt (build: seeds, models, snapshots, tests, unit tests) on the working warehouse.
 
+The staging models of the sources whose tables grow (GDELT events, Comtrade records) are
+incremental: a night rebuilds only what changed since the last successful build (docs/architecture.md,
+"Incremental nights"); ``full_refresh`` (``bilateral run --full-refresh``) rebuilds them from scratch.
+
 By default dbt's programmatic runner executes ``dbt build`` inside one Prefect task, and every
 dbt node (model, seed, snapshot, test, unit test) is reported in the run as a row of the
 ``dbt-nodes`` table artifact with its status and time. ``dbt.task_per_node = true`` uses
@@ -65,12 +69,14 @@ def _report(result) -> DbtReport:
 
 
 def build(project: Project, db_path: Path, run_id: str, args: list[str] | None = None,
-          task_per_node: bool = False) -> DbtReport:
-    """``dbt build`` (or other args) of the project's dbt project against ``db_path``."""
+          task_per_node: bool = False, full_refresh: bool = False) -> DbtReport:
+    """``dbt build`` (or other args) of the project's dbt project against ``db_path``;
+    ``full_refresh`` rebuilds the incremental models from all their records (dbt --full-refresh)."""
     dbt_env(project, db_path, run_id)
     dbt_dir = project.dbt_project_dir
     work = Path(db_path).resolve().parent / "dbt"
-    argv = [*(args or ["build"]), "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
+    argv = [*(args or ["build"]), *(["--full-refresh"] if full_refresh else []),
+            "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     try:
         if task_per_node:

@@ -37,6 +37,7 @@ create table if not exists audit.landed_files (
     bytes bigint, sha256 varchar, fetched_at timestamptz, origin varchar, synthetic boolean,
     status varchar, problem varchar, load_params json);
 alter table audit.landed_files add column if not exists load_params json;
+alter table audit.landed_files add column if not exists landed_at timestamptz;  -- when the load step recorded it (incremental staging)
 alter table audit.runs add column if not exists pid integer;
 alter table audit.runs add column if not exists host varchar;
 alter table audit.runs add column if not exists last_seen_at timestamptz;

@@ -60,3 +60,13 @@ def test_status_shows_runs_and_source_freshness(sample_run):
 def test_every_command_documents_itself(command):
     out = cli(command, "--help")
     assert out.returncode == 0 and "usage: bilateral " + command in out.stdout
+
+
+def test_benchmark_refuses_zero_nights_before_starting_anything():
+    out = cli("benchmark", "--nights", "0")
+    assert out.returncode == 2 and out.stderr.strip() == "bilateral: benchmark --nights 0: give 1 or more nights"
+
+
+def test_run_help_says_full_refresh_rebuilds_the_dbt_models():
+    out = cli("run", "--help")
+    assert "rebuild every dbt model from all records" in " ".join(out.stdout.split())

@@ -7,8 +7,10 @@
       audit.landed_files. Staging resolves "latest answer wins" by it, so a revision A -> B -> A ends
       at A even though the second A was not stored again (same content), and an answer that arrives
       late (an older fetch loaded after a newer one) does not win by its load time.
+    - only: an optional condition on the raw row (alias raw), e.g. the keys an incremental model
+      rebuilds tonight (macros/incremental.sql).
 -#}
-{% macro accepted_records(source_name, table_name) %}
+{% macro accepted_records(source_name, table_name, only=none) %}
     select
         raw.*,
         coalesce(observed.last_observed_at, raw._loaded_at) as _observed_at
@@ -26,4 +28,7 @@
           and refused.status in ('quarantined', 'dropped')
           and (refused.record_no = raw.record_no or refused.record_no is null)
     )
+    {%- if only %}
+      and ({{ only }})
+    {%- endif %}
 {% endmacro %}

@@ -1,7 +1,27 @@
 -- One typed, renamed row per Comtrade record; cmdCode stays a string; annual rows (refMonth 52)
 -- are told apart from monthly ones; re-fetches of the same record resolve to the latest load.
+-- Incremental (docs/architecture.md#incremental-nights): a night rebuilds only the reporter x
+-- period partitions whose records changed since the last build, and the revision window
+-- (macro comtrade__rebuilt_partitions), from all their records.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['freq_code', 'period', 'reporter_code', 'partner_code', 'partner2_code', 'flow_code', 'cmd_code',
+                'customs_code', 'mot_code'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt_keys(['freq_code', 'period', 'reporter_code'], comtrade__rebuilt_partitions()) }}"
+) }}
+-- depends_on: {{ source('audit', 'runs') }}, {{ source('audit', 'run_steps') }}
+
 with source as (
+    {%- if is_incremental() %}
+    {{ accepted_records('comtrade', 'comtrade_record',
+                        only='exists (select 1 from (' ~ comtrade__rebuilt_partitions() ~ ') as rebuilt '
+                             ~ 'where rebuilt.freq_code = raw."freqCode" and rebuilt.period = raw."period" '
+                             ~ 'and rebuilt.reporter_code = cast(raw."reporterCode" as integer))') }}
+    {%- else %}
     {{ accepted_records('comtrade', 'comtrade_record') }}
+    {%- endif %}
 ),
 
 partners as (
