@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, write_config_file
 from tests.test_alerts import PASSWORD, TOKEN, _free_port, receiver  # noqa: F401 - the receiver fixture
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]  # two whole nights: in the reliability suite (CI)
 
 
 def test_two_failing_nights_alert_and_a_mail_server_down_changes_nothing(tmp_path, receiver):  # noqa: F811

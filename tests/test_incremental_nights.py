@@ -16,7 +16,7 @@ from flows.nightly import nightly
 from flows.paths import Project
 from tests.conftest import PROJECT_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]  # several whole nights: in the reliability suite (CI)
 
 INCREMENTAL = ["staging.stg_comtrade__records", "staging.stg_gdelt_events__events"]
 
