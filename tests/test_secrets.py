@@ -571,8 +571,10 @@ def test_every_scenario_happened_in_every_auth_mode(nights, key):
             [name] = set(re.findall(r"Flow run '([a-z-]+)'", night.console))
             assert name in flow_runs, (where, night.name, name, flow_runs)
         # the scrubbed texts reached every store of Prefect's database: the scan there is not idle
-        assert {"log", "flow_run_state", "task_run_state", "events", "artifact"} <= _prefect_tables_mentioning(
-            run.prefect_home / "prefect.db", "REDACTED"), where
+        # (a failed task's state reaches task_run_state through the server's recorder, asynchronously: a
+        # process that ends at once may leave it to the events table only; either one must hold it)
+        stores = _prefect_tables_mentioning(run.prefect_home / "prefect.db", "REDACTED")
+        assert {"log", "flow_run_state", "artifact"} <= stores and {"task_run_state", "events"} & stores, (where, stores)
         assert list((run.prefect_home / "storage").iterdir()), "Prefect persisted results (scanned base64-decoded)"
         urls = [u for (u,) in run.query("select request_url from audit.landed_files")]
         assert urls and all(("subscription-key=REDACTED" in u) == (auth == "query") for u in urls), where
