@@ -31,13 +31,13 @@ __all__ = ["RunFailed", "RunSummary", "nightly"]
 @flow(name="nightly", log_prints=False, validate_parameters=False)
 def nightly(mode: str = "live", replay_dir: str | None = None, sources: list[str] | None = None,
             run_date: date | None = None, full_refresh: bool = False, config_path: str | None = None,
-            overrides: list[str] | None = None, backfill: tuple[date, date] | None = None,
+            overrides: list[str] | None = None,
             project_dir: str | None = None) -> RunSummary:
     """Run one night. ``mode`` is live (the APIs), sample (the bundled sample) or replay (``replay_dir``)."""
     config = load_config(config_path, overrides, project=find_project(project_dir))
-    check_run_inputs(config, mode, run_date, replay_dir, sources, backfill)  # scheduled runs are checked too
+    check_run_inputs(config, mode, run_date, replay_dir, sources)  # scheduled runs are checked too
     run = RunContext(config, mode, run_date or today_in(config.schedule_timezone), sources, replay_dir,
-                     full_refresh, backfill)
+                     full_refresh)
     with run.running():
         results = extract_and_land(run)
         loaded = load(run, results)
