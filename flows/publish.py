@@ -31,11 +31,15 @@ from pathlib import Path
 import duckdb
 
 from flows.errors import BilateralError, PublishError, StorageError
+from flows.publish_manifest import data_period, publication_kind
 from flows.run_markers import marker
 from flows.storage import storage_fault
 from flows.warehouse import utcnow
 
-STORAGE_VERSION = "v1.5.0"  # readable by DuckDB 1.5+ clients bundled in BI tools
+# the oldest storage version that keeps table/column comments and the marts' types: DuckDB 1.0+ clients
+# read it (checked with 1.0.0, 1.1.3, the duckdb-cli 1.4.4 and duckdb 2.0.1; docs/bi.md). 'v0.10.0' writes
+# the same storage number (64); 'v1.2.0' and later are unreadable before DuckDB 1.2.
+STORAGE_VERSION = "v1.0.0"
 KEEP_RELEASES = 3
 MANIFEST = "manifest.json"
 COMPLETE = "COMPLETE"
@@ -230,6 +234,12 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, ch
                     f"(format parquet, compression zstd, kv_metadata {{{kv}}})")
 
 
+def manifest_extras(con: duckdb.DuckDBPyConnection, run_id: str, tables: list[str]) -> dict:
+    """What file readers need beside the tables: sample or real data, and each table's data period."""
+    return {**publication_kind(con, run_id),
+            "periods": {t: period for t in tables if (period := data_period(con, t))}}
+
+
 def _failure(exc: BaseException, path: Path, action: str, published: Path) -> BilateralError:
     """What a failed publish says: a storage fault names the path and what to do, anything else is
     a PublishError; both say readers still see the current publication."""
@@ -273,6 +283,7 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
                     "storage_version": STORAGE_VERSION,
                     "tables": {t: {"rows": rows, "checksum": digest, "columns": _columns(con, t)}
                                for t, (rows, digest) in per_table.items()}}
+        manifest.update(manifest_extras(con, run_id, list(per_table)))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
         (staging / COMPLETE).write_text(f"{run_id}\n")
     except (duckdb.Error, OSError) as exc:
