@@ -19,6 +19,7 @@ or no published file.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import statistics
 import sys
@@ -58,7 +59,7 @@ class QueryFailed(Exception):
 def percentile(samples: list[float], pct: float) -> float:
     """The ``pct`` percentile (nearest rank on the sorted samples)."""
     ordered = sorted(samples)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
