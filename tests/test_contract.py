@@ -107,3 +107,17 @@ def test_the_published_marts_match_the_contract(sample_run):
     finally:
         con.close()
     assert differences(marts, published, "the published file") == []
+
+
+def test_exposures_name_the_report_site_and_the_bi_recipes_and_only_published_marts():
+    from flows.contract import PROJECT_ROOT
+
+    tree = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "exposures.yml").read_text())
+    exposures = {e["name"]: e for e in tree["exposures"]}
+    assert exposures["report_site"]["url"] == "published/site/index.html"
+    assert "docs/bi.md" in exposures["bi_clients"]["description"]
+    _, marts = load()
+    for exposure in exposures.values():
+        refs = [d.removeprefix("ref('").removesuffix("')") for d in exposure["depends_on"]]
+        assert refs and set(refs) <= set(marts), exposure["name"]
+    assert {d.removeprefix("ref('").removesuffix("')") for d in exposures["bi_clients"]["depends_on"]} == set(marts)
