@@ -31,6 +31,8 @@ CONTRACT = PROJECT_ROOT / "dbt_project" / "contracts" / "marts.yml"
 MARTS_MODELS = PROJECT_ROOT / "dbt_project" / "models" / "marts"
 CHANGELOG = PROJECT_ROOT / "CHANGELOG.md"
 
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the marts' yml is large
+
 Columns = dict[str, list[tuple[str, str]]]  # mart -> [(column, DUCKDB TYPE)] in order
 
 HEADER = """\
@@ -44,7 +46,7 @@ def dbt_marts(models_dir: Path = MARTS_MODELS) -> Columns:
     """Each mart's columns and types as its dbt yml declares them (types upper-cased: DuckDB's names)."""
     out: Columns = {}
     for path in sorted(Path(models_dir).rglob("*.yml")):
-        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []) or []:
+        for model in (yaml.load(path.read_text(), Loader=YAML_LOADER) or {}).get("models", []) or []:
             out[model["name"]] = [(c["name"], str(c.get("data_type", "")).upper()) for c in model.get("columns", [])]
     return dict(sorted(out.items()))
 
@@ -62,7 +64,7 @@ def published_marts(con) -> Columns:
 
 def load(path: Path = CONTRACT) -> tuple[str, Columns]:
     """The contract's version and marts."""
-    tree = yaml.safe_load(Path(path).read_text())
+    tree = yaml.load(Path(path).read_text(), Loader=YAML_LOADER)
     marts = {name: [(c, t) for entry in cols for c, t in entry.items()] for name, cols in tree["marts"].items()}
     return str(tree["version"]), dict(sorted(marts.items()))
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from flows import contract
+from flows.contract import YAML_LOADER as LOADER
 from flows.contract import CHANGELOG, CONTRACT, MARTS_MODELS, check, dbt_marts, differences, fingerprint, load
 
 
@@ -20,7 +21,7 @@ def test_the_committed_contract_matches_the_marts_dbt_yml_and_the_changelog():
 
 def test_every_mart_enforces_its_dbt_contract_with_a_type_per_column():
     for path in MARTS_MODELS.rglob("*.yml"):
-        for model in yaml.safe_load(path.read_text()).get("models", []):
+        for model in yaml.load(path.read_text(), Loader=LOADER).get("models", []):
             assert model.get("config", {}).get("contract", {}).get("enforced") is True, (path, model["name"])
             assert all(c.get("data_type") for c in model["columns"]), (path, model["name"])
 
@@ -37,12 +38,12 @@ def project_copy(tmp_path):
 
 def _edit_trade_balance(models, edit):
     for path in sorted(models.rglob("*.yml")):
-        tree = yaml.safe_load(path.read_text())
+        tree = yaml.load(path.read_text(), Loader=LOADER)
         model = next((m for m in tree.get("models", []) if m["name"] == "trade_balance"), None)
         if model:
             break
     edit(model["columns"])
-    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    path.write_text(yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
 
 
 @pytest.mark.parametrize("edit, expected", [
