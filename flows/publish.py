@@ -37,7 +37,7 @@ from flows.storage import storage_fault
 from flows.warehouse import utcnow
 
 # the oldest storage version that keeps table/column comments and the marts' types: DuckDB 1.0+ clients
-# read it (checked with 1.0.0, 1.1.3, the duckdb-cli 1.4.4 and duckdb 2.0.1; docs/bi.md). 'v0.10.0' writes
+# read it (checked with 0.10.3, 1.0.0, 1.1.3, the duckdb-cli 1.4.4 and duckdb 2.0.1; docs/bi.md). 'v0.10.0' writes
 # the same storage number (64); 'v1.2.0' and later are unreadable before DuckDB 1.2.
 STORAGE_VERSION = "v1.0.0"
 KEEP_RELEASES = 3
