@@ -3,6 +3,7 @@ there (only the example path replaced), and the DuckDB CLI of the venv with the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -45,9 +46,9 @@ def superset_engine_params() -> dict:
 
 def duckdb_cli(path: Path, sql: str, *, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``sql`` in the DuckDB CLI on ``path``, read-only with the locked settings, JSON output."""
-    if not DUCKDB_CLI.exists():
-        raise AssertionError(f"no DuckDB CLI at {DUCKDB_CLI}: the test extra installs duckdb-cli; run ./bilateral "
-                             "(or ./bilateral bi-setup) to install it")
+    if not os.access(DUCKDB_CLI, os.X_OK):
+        raise AssertionError(f"no executable DuckDB CLI at {DUCKDB_CLI}: the test extra installs duckdb-cli and "
+                             "./bilateral makes it executable; run ./bilateral bi-setup")
     proc = subprocess.run([str(DUCKDB_CLI), "-readonly", "-json", "-cmd", CLI_SETTINGS, str(path), "-c", sql],
                           capture_output=True, text=True, timeout=120)
     if check:
