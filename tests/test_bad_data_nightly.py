@@ -17,7 +17,7 @@ import pytest
 
 from flows.nightly import nightly
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]  # two whole nights with bad data: reliability suite (CI)
 
 BATCH = "20220315234500"  # a half-month batch of the GDELT sample
 

@@ -25,6 +25,9 @@ from tests.conftest import PROJECT_ROOT, write_config_file
 from flows.readonly import LOCKED
 from tests.reliability import cli, cli_env, published_fingerprint
 
+# whole nights raced against runs, backfills and readers (minutes): in the reliability suite (CI)
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()  # a night of the past (a future one is refused)
 
 READER = r'''

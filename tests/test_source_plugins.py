@@ -111,6 +111,7 @@ def test_new_source_cli_exits_2_on_a_bad_name(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.reliability  # a whole night from a copied project (minutes): reliability suite (CI)
 def test_installed_bilateral_run_from_outside_the_checkout_lands_in_the_project_copy(tmp_path):
     """Paths come from the project, never from where the package is installed."""
     project = tmp_path / "proj"
