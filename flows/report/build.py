@@ -90,7 +90,7 @@ def site_writer(config: Config):
         cursor = working_con.cursor()
         try:
             cursor.execute("use wh")
-            current = current_release(config.published_dir)
+            current = current_release(Path(release_dir).parent.parent)  # published/releases/<release>
             return build_site(Path(release_dir) / SITE_DIR, Path(release_dir) / "bilateral.duckdb", cursor, config,
                               run_id, previous_site=current / SITE_DIR if current else None)
         finally:

@@ -33,7 +33,7 @@ def trade_balance(records: list[dict], years: tuple[int, int], a: str, b: str) -
         x=alt.X("month:T", title="month"),
         y=alt.Y("value_usd:Q", title="US$", axis=alt.Axis(format="~s")),
         color=alt.Color("declaration:N", title="declared by"),
-        strokeDash=alt.StrokeDash("declaration:N", legend=None),
+        strokeDash=alt.StrokeDash("declaration:N", title="declared by"),
         tooltip=[alt.Tooltip("month:T", format="%Y-%m"), "measure:N", "declaration:N",
                  alt.Tooltip("value_usd:Q", format=",.0f")],
     ).transform_filter(YEAR_FILTER.format(field="month")).properties(width=WIDTH, height=150)

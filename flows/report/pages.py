@@ -109,6 +109,12 @@ def pair_page(pair: tuple[str, str], data: dict[str, Dataset], pairs: list[tuple
     return Page(f"pair-{slug}.html", html.page(f"{a} – {b}", nav(pairs), body, specs), csv, len(specs))
 
 
+def _short(text: str, limit: int = 240) -> str:
+    """A step's message and notes, cut for the table (the whole text is in audit.run_steps)."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + " ... (the rest: audit.run_steps)"
+
+
 def _seconds(value) -> str:
     return "" if value is None else f"{value:,.1f} s"
 
@@ -117,11 +123,12 @@ def run_page(data: RunPageData, pairs: list[tuple[str, str]], docs: dict[str, Pa
     run = data.run
     steps = [{"step": s["step"], "source": s["source"], "status": s["status"], "started_at": s["started_at"],
               "duration": _seconds(s["seconds"]), "files": s["files"], "rows": s["rows"],
-              "message": (s["message"] or "") + ((" " + s["notes"]) if s.get("notes") else "")} for s in data.steps]
+              "message": _short((s["message"] or "") + ((" " + s["notes"]) if s.get("notes") else ""))}
+             for s in data.steps]
     run_rows = [("run id", run.get("run_id")), ("mode", run.get("mode")), ("run date", run.get("run_date")),
                 ("sources", run.get("sources")), ("started", run.get("started_at")),
-                ("status when this page was written", run.get("status")), ("rows landed", run.get("rows_landed")),
-                ("rows loaded", run.get("rows_loaded")), ("published at", publication.get("published_at")),
+                ("status when this page was written", run.get("status")),
+                ("published at", publication.get("published_at")),
                 ("content checksum", publication.get("checksum")), ("page written", data.generated_at)]
     doc_links = []
     for label, path in docs.items():
