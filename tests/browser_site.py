@@ -48,6 +48,7 @@ class PageVisit:
     ready: str | None = None   # the page's data-charts-ready attribute (charts embedded)
     charts: dict[str, dict] = field(default_factory=dict)  # chart container id -> {"svg": n, "marks": n}
     texts: dict[str, str] = field(default_factory=dict)    # chart container id -> its drawing (SVG markup)
+    results: list = field(default_factory=list)            # what each action evaluated to
     dom: str = ""
     screenshot: Path | None = None
 
@@ -161,7 +162,7 @@ class Browser:
             self._pump(0.2)
         self._pump(0.3)
         for action in actions:
-            self._evaluate(session, action)
+            visit.results.append(self._evaluate(session, action))
         if actions:
             self._pump(settle)
         visit.texts = self._evaluate(session, """

@@ -232,6 +232,12 @@ def test_site_is_atomic_with_the_publication(sample_run, clone_warehouse, tmp_pa
     the current publication and its site."""
     clone = clone_warehouse(sample_run)
     config = _config(clone)
+    con = duckdb.connect(str(clone.db_path))
+    used = {m for name in query_names() for m in re.findall(r"\bmarts\.([a-z_]+)", query_text(name))}
+    for (table,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall():
+        if table not in used:  # fewer marts to copy at each publish: the site reads only these
+            con.execute(f'drop table marts."{table}"')
+    con.close()
     published = tmp_path / "pub"
     plain = publish(clone.db_path, published, "20990101T000000Z-000001")
     assert plain.published and not (published / "releases" / plain.release / "site").exists()

@@ -48,16 +48,28 @@ def test_every_page_draws_its_charts_offline_without_errors(sample_run, browser,
             assert found["svg"] == 1 and found["marks"] > 0, (name, chart, found)
 
 
-def test_the_filters_redraw_the_charts(sample_run, browser, tmp_path):
-    """Moving the period's start to the last year leaves fewer marks in the daily chart; choosing
-    another product redraws the product chart with that product's values."""
-    site = sample_run.warehouse_dir / "published" / "site"
-    page = (site / "pair-CAN-CHN.html").as_uri()
+def test_the_filters_redraw_the_charts(sample_run, browser):
+    """Moving the period's start to the last year leaves fewer marks in the daily chart and no chart
+    without data (no warnings); choosing another product redraws the product chart; the period's
+    end moved before its start takes the start along."""
+    page = (sample_run.warehouse_dir / "published" / "site" / "pair-CAN-CHN.html").as_uri()
+    # each action in its own function: the page's scripts hold top-level names of their own
+    last_year = ("(function () { var input = document.getElementById('year-from'); input.value = input.max; "
+                 "input.dispatchEvent(new Event('change')); return input.value; })()")
+    other_product = ("(function () { var select = document.getElementById('product'); "
+                     "select.selectedIndex = select.options.length - 1; select.dispatchEvent(new Event('change')); "
+                     "return select.value; })()")
     before = browser.visit(page)
-    after = browser.visit(page, actions=[
-        "var i = document.getElementById('year-from'); i.value = i.max; i.dispatchEvent(new Event('change'))",
-        "var s = document.getElementById('product'); s.selectedIndex = s.options.length - 1; "
-        "s.dispatchEvent(new Event('change'))"])
-    assert after.errors == []
+    year_only = browser.visit(page, actions=[last_year])
+    after = browser.visit(page, actions=[last_year, other_product])
+    assert year_only.errors == after.errors == [], after.errors
     assert 0 < after.charts["chart-daily"]["marks"] < before.charts["chart-daily"]["marks"]
-    assert after.texts["chart-product"] != before.texts["chart-product"]
+    assert after.charts["chart-product"]["marks"] > 0
+    assert after.results[0] == year_only.results[0] and after.results[1]  # the actions ran
+    assert after.texts["chart-product"] != year_only.texts["chart-product"]
+    backwards = browser.visit(page, actions=[
+        "(function () { var end = document.getElementById('year-to'); end.value = end.min; "
+        "end.dispatchEvent(new Event('change')); "
+        "return [document.getElementById('year-from').value, end.value, end.min]; })()"])
+    year_from, year_to, first = backwards.results[0]
+    assert year_from == year_to == first  # (charts with no data in that period are left empty)

@@ -62,7 +62,7 @@ def build_site(site_dir: Path, published_db: Path, working: duckdb.DuckDBPyConne
     site_dir.mkdir(parents=True)
     pairs = list(config.pairs)
     report = SiteReport(str(site_dir))
-    assets.write_assets(site_dir, previous_site)
+    assets.write_assets(site_dir, previous_site, cache_dir=config.project.root / ".cache" / "report")
     written = []
     with duckdb.connect(str(published_db), read_only=True) as published:
         publication = dict(zip(["run_id", "published_at", "checksum"], published.execute(

@@ -60,10 +60,12 @@ def top_products(records: list[dict], years: tuple[int, int], latest_year: int) 
     return _spec(alt.hconcat(value, change).add_params(*_period_params(*years)), records=records)
 
 
-def product_over_time(records: list[dict], years: tuple[int, int], first_product: str) -> dict:
-    """The product the page's product filter selects, year by year (exports and imports)."""
+def product_over_time(records: list[dict], years: tuple[int, int], first_product: str, latest_year: int) -> dict:
+    """The product the page's product filter selects, year by year (exports and imports); a period
+    starting after the latest year with product data shows that year."""
     chart = alt.Chart(_data("records")).transform_filter("datum.product == product").transform_filter(
-        "datum.year >= year_from && datum.year <= year_to").transform_fold(
+        f"datum.year >= min(year_from, {int(latest_year)}) && datum.year <= max(year_to, min(year_from, {int(latest_year)}))"
+    ).transform_fold(
         ["exports_usd", "imports_usd"], as_=["flow", "value_usd"]).mark_line(point=True).encode(
         x=alt.X("year:O", title="year"),
         y=alt.Y("value_usd:Q", title="US$", axis=alt.Axis(format="~s")),

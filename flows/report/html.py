@@ -41,14 +41,22 @@ EMBED_JS = """
       try { view.signal(name, value); view.runAsync(); } catch (e) { /* this chart has no such filter */ }
     });
   }
-  var inputs = document.querySelectorAll('[data-signal]');
-  inputs.forEach(function (input) {
-    input.addEventListener('change', function () {
-      var value = input.dataset.type === 'number' ? Number(input.value) : input.value;
-      var out = document.getElementById(input.id + '-value');
-      if (out) { out.textContent = input.value; }
-      setSignal(input.dataset.signal, value);
-    });
+  function apply(input) {
+    var value = input.dataset.type === 'number' ? Number(input.value) : input.value;
+    var out = document.getElementById(input.id + '-value');
+    if (out) { out.textContent = input.value; }
+    setSignal(input.dataset.signal, value);
+  }
+  // the period never runs backwards: moving one end past the other moves the other along
+  var yearFrom = document.getElementById('year-from'), yearTo = document.getElementById('year-to');
+  function keepOrder(moved) {
+    if (!yearFrom || !yearTo || Number(yearFrom.value) <= Number(yearTo.value)) { return; }
+    var other = moved === yearFrom ? yearTo : yearFrom;
+    other.value = moved.value;
+    apply(other);
+  }
+  document.querySelectorAll('[data-signal]').forEach(function (input) {
+    input.addEventListener('change', function () { keepOrder(input); apply(input); });
   });
   Promise.all(ready).then(function () { document.body.setAttribute('data-charts-ready', String(views.length)); });
 })();

@@ -65,7 +65,7 @@ def pair_page(pair: tuple[str, str], data: dict[str, Dataset], pairs: list[tuple
         "chart-trade": charts.trade_balance(records["trade_balance"], years, a, b),
         "chart-products": charts.top_products(records["top_products"], years, latest_product_year),
         "chart-product": charts.product_over_time(records["top_products"], years,
-                                                  product_names[0] if product_names else ""),
+                                                  product_names[0] if product_names else "", latest_product_year),
         "chart-tariffs": charts.tariff_exposure(records["tariff_exposure"], records["tariff_measures"], years),
         "chart-relations": charts.relations(records["relations_monthly"], records["key_events"], years),
         "chart-daily": charts.relations_daily(records["relations_daily"], years),
@@ -81,7 +81,8 @@ def pair_page(pair: tuple[str, str], data: dict[str, Dataset], pairs: list[tuple
                            "data), and their change on the year before (marts.trade_by_product).",
                            tables("top_products")),
         html.chart_section("chart-product", "One product over time",
-                           "The product the product filter selects, exports and imports by year.", []),
+                           "The product the product filter selects, exports and imports by year (the data of "
+                           "the top products chart).", tables("top_products")),
         html.chart_section("chart-tariffs", "Tariff exposure",
                            "Trade-weighted additional tariff each side puts on the other's goods, central estimate "
                            "and upper bound (marts.tariff_exposure, all products); each dated line is a measure "
