@@ -73,3 +73,8 @@ def test_status_names_the_site(sample_run):
     assert out.returncode == 0, out.stderr
     index = sample_run.warehouse_dir / "published" / "site" / "index.html"
     assert f"site: {index}" in out.stdout.splitlines()
+
+
+def test_report_documents_itself():
+    out = cli("report", "--help")
+    assert out.returncode == 0 and "usage: bilateral report" in out.stdout and "{path,open}" in out.stdout
