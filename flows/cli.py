@@ -170,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("action", choices=["test"])
     _add_config_args(alerts)
 
+    report = sub.add_parser("report", help="the report site of the current publication: its path, or open it",
+                            description="The report site (static HTML, no network needed) written with each "
+                                        "publication: `path` prints its index.html (the run page), `open` opens it "
+                                        "in a browser (without one, prints the path and how to view it). Exit 1 when "
+                                        "nothing is published yet.")
+    report.add_argument("action", choices=["path", "open"])
+    _add_config_args(report)
+
     new_source = sub.add_parser("new-source", help="write the skeleton of a new source",
                                 description="Write flows/sources/NAME/ (connector, load specs, sample generator, "
                                             "README), its dbt staging folder and an empty raw GX suite: a working "
@@ -511,6 +519,26 @@ def cmd_alerts(args) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_report(args) -> int:
+    config = _load_config(args)
+    from flows.report.locate import NoSite, how_to_view, open_site, site_index
+
+    try:
+        index = site_index(config.published_dir)
+    except NoSite as exc:
+        print(f"bilateral: report: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.action == "path":
+        print(index)
+        return EXIT_OK
+    if open_site(index):
+        print(f"opened {index}")
+    else:
+        print(index)
+        print(f"bilateral: report open: {how_to_view(index)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_new_source(args) -> int:
     from flows.scaffold import ScaffoldError, new_source
 
@@ -536,7 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.raiseExceptions = False
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
-               "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts}[args.command]
+               "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts,
+               "report": cmd_report}[args.command]
     return handler(args)
 
 

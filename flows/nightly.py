@@ -226,7 +226,9 @@ def validate_task(run: RunContext) -> validation.ValidationReport:
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(run: RunContext) -> publish.PublishReport:
-    return publish.publish(run.db, run.config.published_dir, run.run_id)
+    from flows.report.build import site_writer
+
+    return publish.publish(run.db, run.config.published_dir, run.run_id, site=site_writer(run.config))
 
 
 def _dbt_nodes_artifact(report: transform.DbtReport) -> None:

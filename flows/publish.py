@@ -4,11 +4,14 @@ A publication is a folder ``published/releases/<run_id>/`` holding everything re
 ``bilateral.duckdb`` (schema ``marts``: every table dbt built in the working warehouse's ``marts``
 schema, with dbt's table and column descriptions as DuckDB comments; schema ``meta``: publication
 run, checksums, row counts), ``parquet/<table>.parquet`` (each file carrying its column descriptions
-and the run id in its key-value metadata) and ``manifest.json``. It is written in full (files and
-folder fsync-ed) under a temporary name, renamed into place, and only then made current by ONE
-atomic switch: the symlink ``published/current`` is replaced. The stable paths readers use,
-``published/bilateral.duckdb`` and ``published/parquet``, are symlinks through ``current`` that
-never change, so a reader opening either sees one publication or the next, never a mix, and a
+and the run id in its key-value metadata), ``manifest.json`` and, when the caller gives a site writer
+(the nightly does), ``site/``: the report site of this publication (``site/index.html`` the run page,
+one page per configured pair; :mod:`flows.report`), written from the new ``bilateral.duckdb`` before
+``COMPLETE`` and fsync-ed with it; a site that fails to build fails the publish like any other write.
+It is written in full (files and folder fsync-ed) under a temporary name, renamed into place, and
+only then made current by ONE atomic switch: the symlink ``published/current`` is replaced. The
+stable paths readers use, ``published/bilateral.duckdb``, ``published/parquet`` and
+``published/site``, are symlinks through ``current`` that never change, so a reader opening either sees one publication or the next, never a mix, and a
 connection keeps the publication it opened.
 
 A crash before the switch leaves the previous publication current and untouched (the folder it
@@ -17,7 +20,9 @@ switch, the new one is complete. Old publications
 are pruned by publication order (run ids sort by time), never the current or the previous one;
 a folder is renamed to ``.trash-*`` before it is deleted, so an interrupted prune never leaves a
 half-deleted publication visible. If the marts' content checksum equals the current publication's,
-nothing is rewritten.
+nothing is rewritten: the site stays the one of the run that wrote the publication (its run page
+says which run that was). A current publication without a site, when a site writer is given, is
+written anew once, so that readers get a site.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -43,6 +49,10 @@ STORAGE_VERSION = "v1.0.0"
 KEEP_RELEASES = 3
 MANIFEST = "manifest.json"
 COMPLETE = "COMPLETE"
+SITE = "site"
+#: writes the report site into a release folder being written: (release_dir, con with the working
+#: warehouse attached as ``wh``, run_id) -> anything (flows.report.build.site_writer)
+SiteWriter = Callable[[Path, duckdb.DuckDBPyConnection, str], object]
 
 
 @dataclass
@@ -55,6 +65,7 @@ class PublishReport:
     parquet_dir: str = ""
     release: str = ""
     notes: list[str] = field(default_factory=list)
+    site_path: str = ""
 
 
 def _q(name: str) -> str:
@@ -168,9 +179,10 @@ def recover(published: Path) -> list[str]:
 
 
 def _stable_links(published: Path) -> None:
-    """``bilateral.duckdb`` and ``parquet`` point through ``current``; an older layout (a plain file
-    and a folder of Parquet versions) is replaced, the file atomically."""
-    for name, target in (("bilateral.duckdb", "current/bilateral.duckdb"), ("parquet", "current/parquet")):
+    """``bilateral.duckdb``, ``parquet`` and ``site`` point through ``current``; an older layout (a
+    plain file and a folder of Parquet versions) is replaced, the file atomically."""
+    for name, target in (("bilateral.duckdb", "current/bilateral.duckdb"), ("parquet", "current/parquet"),
+                         ("site", f"current/{SITE}")):
         path = published / name
         if path.is_symlink() and os.readlink(path) == target:
             continue
@@ -251,7 +263,26 @@ def _failure(exc: BaseException, path: Path, action: str, published: Path) -> Bi
     return PublishError(f"publishing failed while trying to {action} {path} ({type(exc).__name__}: {exc}); {untouched}")
 
 
-def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
+def _has_site(published: Path) -> bool:
+    current = current_release(published)
+    return current is not None and (current / SITE / "index.html").is_file()
+
+
+def _write_site(site: SiteWriter, staging: Path, con: duckdb.DuckDBPyConnection, run_id: str, published: Path) -> None:
+    """The report site into the release being written; any failure is a PublishError (the release is
+    then never switched to)."""
+    try:
+        site(staging, con, run_id)
+    except (duckdb.Error, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a chart or page that cannot be made: the publish fails cleanly
+        current = current_release(published)
+        raise PublishError(f"building the report site in {staging / SITE} failed ({type(exc).__name__}: {exc}); "
+                           f"readers still see {current.name if current else 'no publication yet'}, untouched") from None
+
+
+def publish(db_path: Path, published_dir: Path, run_id: str, site: SiteWriter | None = None) -> PublishReport:
+    """Publish the working warehouse's marts; ``site`` writes the report site into the new release."""
     published = Path(published_dir)
     releases = releases_dir(published)
     try:
@@ -268,7 +299,7 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
         if not per_table:
             raise PublishError(f"no tables in schema marts of {db_path}; nothing to publish (did dbt build run?)")
         tables = {t: rows for t, (rows, _) in per_table.items()}
-        if published_checksum(published) == checksum:
+        if published_checksum(published) == checksum and (site is None or _has_site(published)):
             _stable_links(published)
             current = current_release(published)
             return _pruned(published, PublishReport(False, True, checksum, tables, str(published / "bilateral.duckdb"),
@@ -285,10 +316,15 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
                                for t, (rows, digest) in per_table.items()}}
         manifest.update(manifest_extras(con, run_id, list(per_table)))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+        if site is not None:
+            _write_site(site, staging, con, run_id, published)
         (staging / COMPLETE).write_text(f"{run_id}\n")
     except (duckdb.Error, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise _failure(exc, staging, "write the new publication", published) from None
+    except PublishError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         con.close()
     try:
@@ -305,8 +341,10 @@ def publish(db_path: Path, published_dir: Path, run_id: str) -> PublishReport:
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise _failure(exc, final, "switch readers to", published) from None
-    return _pruned(published, PublishReport(True, False, checksum, tables, str(published / "bilateral.duckdb"),
-                                            str(published / "parquet"), run_id))
+    report = PublishReport(True, False, checksum, tables, str(published / "bilateral.duckdb"),
+                           str(published / "parquet"), run_id)
+    report.site_path = str(published / SITE / "index.html") if (final / SITE).is_dir() else ""
+    return _pruned(published, report)
 
 
 def _pruned(published: Path, report: PublishReport) -> PublishReport:

@@ -15,7 +15,7 @@
 - ``validations``: the suites of the last validated run (passed or failed, expectations evaluated
   and failed, warnings, rows checked).
 - ``published``: where readers' files are (absolute paths): the published DuckDB file, its
-  current release, the Parquet folder, the Great Expectations Data Docs.
+  current release, the Parquet folder, the Great Expectations Data Docs, the report site.
 
 Where the audit tables are read from (working file, snapshot, copy): :mod:`flows.status_source`.
 """
@@ -213,6 +213,16 @@ def _data_docs(gx_dir: Path) -> str | None:
     return str(found[0].resolve()) if found else None
 
 
+def _site(published_dir: Path) -> str | None:
+    """The report site's index.html (``bilateral report open`` opens it)."""
+    from flows.report.locate import NoSite, site_index
+
+    try:
+        return str(site_index(published_dir))
+    except NoSite:
+        return None
+
+
 def published(config: Config) -> dict:
     folder = config.published_dir.resolve()
     release = current_release(folder)
@@ -223,6 +233,7 @@ def published(config: Config) -> dict:
             "release_run_id": manifest.get("run_id"), "published_at": manifest.get("published_at"),
             "parquet": str(folder / "parquet") if (folder / "parquet").exists() else None,
             "data_docs": _data_docs(config.gx_dir.resolve()),
+            "site": _site(folder),
             "working": str(config.duckdb_path.resolve()),
             "status_snapshot": str(snapshot_path(config.warehouse_dir).resolve())}
 
