@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_schedule_parser(sub, _add_config_args)
 
+    from flows.docs_command import add_docs_parser
+
+    add_docs_parser(sub, _add_config_args)
+
     quarantine = sub.add_parser("quarantine", help="list, release or drop records refused at load or by validation",
                                 description="Records that broke their source's record contract (at load) or a raw-batch "
                                             "suite (at validation) are kept in quarantine.<raw_table> and never reach a "
@@ -463,6 +467,13 @@ def cmd_schedule(args) -> int:
     return run_schedule_command(config, args)
 
 
+def cmd_docs(args) -> int:
+    config = _load_config(args)
+    from flows.docs_command import run_docs_command
+
+    return run_docs_command(config, args)
+
+
 def cmd_quarantine(args) -> int:
     config = _load_config(args)
     from flows import quarantine
@@ -536,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.raiseExceptions = False
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
-               "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts}[args.command]
+               "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts,
+               "docs": cmd_docs}[args.command]
     return handler(args)
 
 
