@@ -109,7 +109,7 @@ def _dbt_error(output: str) -> str:
         except (ValueError, AttributeError):
             continue
         if info.get("level") == "error" and info.get("msg", "").strip():
-            text = re.sub(r"\x1b\[[0-9;]*m", "", info["msg"])
+            text = re.sub(r"-{4,}", " ", re.sub(r"\x1b\[[0-9;]*m", "", info["msg"]))
             return " ".join(text.split())[:600]
     tail = [ln for ln in output.splitlines() if ln.strip()][-1:] or ["no output"]
     return " ".join(tail[0].split())[:600]
@@ -140,7 +140,7 @@ def build_dbt_docs(config: Config) -> Path:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(dbt_dir))
     page = work / "target" / "static_index.html"
     if done.returncode != 0 or not page.exists():
-        raise DocsError(f"dbt docs generate failed (exit {done.returncode}): {_dbt_error(done.stdout + done.stderr)} "
+        raise DocsError(f"dbt docs generate failed on {dbt_dir} (exit {done.returncode}): {_dbt_error(done.stdout + done.stderr)} "
                         f"(dbt's log: {work / 'logs' / 'dbt.log'})")
     building = site_dir(config) / f".dbt.building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
