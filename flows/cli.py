@@ -1,5 +1,5 @@
 """``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, schedule, quarantine,
-alerts, new-source.
+alerts, docs, new-source.
 
 The project folder is found first (``--project-dir``, ``BILATERAL_PROJECT_DIR``, or the nearest
 folder upward holding ``bilateral.toml``), then the configuration is loaded and validated before
