@@ -53,6 +53,9 @@ _TAG_REF = re.compile(r"""(<(?:script|link|img|source|iframe|embed)\b[^>]*?\b(?:
                       re.IGNORECASE)
 _CSS_REF = re.compile(r"""(url\(\s*)(["']?)((?:https?:)?//[^"')\s]+)\2(\s*\))""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""(@import\s+)(["'])((?:https?:)?//[^"']+)\2""", re.IGNORECASE)
+#: a reference to the site's own static/ folder; GX gets the depth wrong on validation pages
+#: (their favicon link climbs one level too few), so each is rewritten relative to the page
+_SITE_STATIC = re.compile(r"""(\b(?:src|href)\s*=\s*["'])(?:\./|(?:\.\./)*)static/""", re.IGNORECASE)
 
 
 class UnknownAsset(Exception):
@@ -108,7 +111,8 @@ def rewrite_page(html: str, to_site_root: str) -> tuple[str, int, list[str]]:
 
     for pattern in (_TAG_REF, _CSS_REF, _CSS_IMPORT):
         html = pattern.sub(swap, html)
-    return html, count, network_references(html)
+    html, fixed = _SITE_STATIC.subn(lambda m: m.group(1) + to_site_root + "static/", html)
+    return html, count + fixed, network_references(html)
 
 
 def localize_site(source: Path, target: Path) -> LocalizedSite:

@@ -119,6 +119,12 @@ def test_data_docs_index_lists_the_validations_offline_in_chromium(docs_built, d
     assert page.off_host_requests() == []
     width, height = png_size(page.screenshot)
     assert width > 800 and height > 600
+    # a validation result the index links to, four folders down: it too loads only local files
+    result = visit(urls["Data Docs"].rsplit("/", 1)[0] + "/" + page.values["first"], tmp_path / "result.png",
+                   ready="document.querySelectorAll('table').length > 1",
+                   evaluate={"status": "document.body.innerText.includes('Succeeded')"})
+    assert result.ready and result.values["status"] is True
+    assert result.console_errors == [] and result.off_host_requests() == []
 
 
 def test_dbt_docs_show_the_model_tree_and_a_model_page_offline_in_chromium(docs_built, docs_server, tmp_path):
