@@ -58,7 +58,7 @@ def run_docs_command(config, args) -> int:
                 raise DocsError(f"nothing built yet in {site_dir(config)}; run `bilateral docs` "
                                 "(or `bilateral docs --build-only`) first")
         else:
-            print(f"building docs in {site_dir(config)} (dbt docs take about a minute)...", file=sys.stderr, flush=True)
+            print(f"building docs in {site_dir(config)} (dbt docs take 15 to 45 s)...", file=sys.stderr, flush=True)
             sites = build(config)
     except DocsError as exc:
         if server is not None:
