@@ -1,5 +1,5 @@
 """``bilateral`` command line: run, backfill, record, status, sql, benchmark, serve, schedule, quarantine,
-alerts, new-source.
+alerts, docs, new-source.
 
 The project folder is found first (``--project-dir``, ``BILATERAL_PROJECT_DIR``, or the nearest
 folder upward holding ``bilateral.toml``), then the configuration is loaded and validated before
@@ -117,9 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the one table --format csv prints (default sources)")
     _add_config_args(status)
 
-    sql = sub.add_parser("sql", help="read-only SQL on the published marts",
-                         description="Run a read-only query on the published DuckDB file (schema marts, meta).")
-    sql.add_argument("query", help='e.g. "select * from marts.country_indicators_annual limit 5"')
+    sql = sub.add_parser("sql", help="read-only SQL on the published marts (a query, --list, or a shell)",
+                         description="Run a read-only query on the published DuckDB file (schema marts, meta). "
+                                     "Without a query: an interactive shell on a terminal (.tables, .schema TABLE, "
+                                     ".quit; statements end with ';'), else the query is read from stdin.")
+    sql.add_argument("query", nargs="?",
+                     help='e.g. "select * from marts.country_indicators_annual limit 5" (default: shell or stdin)')
+    sql.add_argument("--list", nargs="?", const="", metavar="TABLE",
+                     help="list the marts (rows, columns, description), or with TABLE its columns, types and descriptions")
+    sql.add_argument("-i", "--interactive", action="store_true",
+                     help="the interactive shell even when stdin is not a terminal (it reads its lines from stdin)")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--working", action="store_true",
                      help="query the working warehouse (raw, audit, staging...) instead; fails while a run writes")
@@ -146,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     from flows.scheduling import add_schedule_parser
 
     add_schedule_parser(sub, _add_config_args)
+
+    from flows.docs_command import add_docs_parser
+
+    add_docs_parser(sub, _add_config_args)
 
     quarantine = sub.add_parser("quarantine", help="list, release or drop records refused at load or by validation",
                                 description="Records that broke their source's record contract (at load) or a raw-batch "
@@ -368,18 +379,28 @@ def _emit(columns: list[str], rows: list[tuple], fmt: str) -> None:
 
 
 def _is_empty_sql(query: str) -> bool:
-    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", query, flags=re.DOTALL)
-    return not without_comments.strip().strip(";").strip()
+    from flows.sql_session import is_empty_sql
+
+    return is_empty_sql(query)
 
 
 def cmd_sql(args) -> int:
     config = _load_config(args)
     import duckdb
 
-    from flows.readonly import connect_read_only, explain_refusal
+    from flows import sql_catalog
+    from flows.readonly import connect_read_only
+    from flows.sql_session import QueryError, run
 
     path = config.duckdb_path if args.working else config.published_dir / "bilateral.duckdb"
-    if _is_empty_sql(args.query):
+    query, shell = args.query, False
+    if args.list is not None and query is not None:
+        print("bilateral: sql: --list takes no query (give one or the other)", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.list is None and query is None:
+        shell = args.interactive or sys.stdin.isatty()
+        query = None if shell else sys.stdin.read()
+    if query is not None and _is_empty_sql(query):
         print("bilateral: sql: the query is empty (only blanks or comments); e.g. "
               "bilateral sql \"select * from meta.tables\"", file=sys.stderr)
         return EXIT_CONFIG
@@ -388,12 +409,23 @@ def cmd_sql(args) -> int:
         return EXIT_FAILED
     try:
         with connect_read_only(path) as con:
-            cur = con.execute(args.query)
-            columns = [d[0] for d in cur.description or []]
-            rows = cur.fetchall() if columns else []
-    except duckdb.Error as exc:
-        refused = explain_refusal(exc)
-        print(f"bilateral: sql on {path}: {refused or 'query failed: ' + str(exc)}", file=sys.stderr)
+            if shell:
+                from flows.sql_shell import run_shell
+
+                return run_shell(con, path, lambda cols, rows: _emit(cols, rows, args.format))
+            if args.list == "":
+                columns, rows = sql_catalog.marts(con)
+                rows = sql_catalog.shorten(rows, 3) if args.format == "table" else rows
+            elif args.list is not None:
+                columns, rows = sql_catalog.columns(con, args.list)
+                rows = sql_catalog.shorten(rows, 2) if args.format == "table" else rows
+            else:
+                columns, rows = run(con, query)
+    except QueryError as exc:
+        print(f"bilateral: sql on {path}: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except duckdb.Error as exc:  # the file itself could not be opened
+        print(f"bilateral: sql: cannot open {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILED
     _emit(columns, rows, args.format)
     return EXIT_OK
@@ -469,6 +501,13 @@ def cmd_schedule(args) -> int:
     from flows.scheduling import run_schedule_command
 
     return run_schedule_command(config, args)
+
+
+def cmd_docs(args) -> int:
+    config = _load_config(args)
+    from flows.docs_command import run_docs_command
+
+    return run_docs_command(config, args)
 
 
 def cmd_quarantine(args) -> int:
@@ -565,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
                "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts,
-               "report": cmd_report}[args.command]
+               "report": cmd_report, "docs": cmd_docs}[args.command]
     return handler(args)
 
 
