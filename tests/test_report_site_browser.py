@@ -1,10 +1,10 @@
 """The report site in headless Chromium with the network off: every page draws its charts, loads
-nothing but its own files and logs no error (tests/browser_site.py drives the browser)."""
+nothing but its own files and logs no error (tests/browser.py drives the browser)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.browser_site import INSTALL_HINT, Browser, chromium_path
+from tests.browser import INSTALL_HINT, Browser, chromium_path
 from flows.config import load_config
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason=INSTALL_HINT)
@@ -41,7 +41,7 @@ def test_every_page_draws_its_charts_offline_without_errors(sample_run, browser,
         if name == "index.html":
             assert visit.charts == {} and "Steps and timings" in visit.dom
             continue
-        assert visit.ready == "6", (name, visit.ready)
+        assert visit.charts_ready == "6", (name, visit.charts_ready)
         assert set(visit.charts) == {"chart-trade", "chart-products", "chart-product", "chart-tariffs",
                                      "chart-relations", "chart-daily"}
         for chart, found in visit.charts.items():
