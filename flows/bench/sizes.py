@@ -17,8 +17,8 @@ class Size:
 
 SIZES: dict[str, Size] = {s.name: s for s in (
     Size("tiny", 2, 1_000, 2_000, True, False, "2 GDELT files, 2k Comtrade records: machinery check (tests)"),
-    Size("small", 24, 1_736, 60_000, True, True,
-         "6 hours of the full GDELT stream (41.7k events), 60k Comtrade records, the sample night"),
+    Size("small", 24, 1_736, 30_000, True, True,
+         "6 hours of the full GDELT stream (41.7k events), 30k Comtrade records, the sample night"),
     Size("medium", 2_880, 1_736, 5_000_000, False, True,
          "one month of the full GDELT stream (5.0M events), 5M Comtrade records (opt in: ~5 GB on disk)"),
     Size("large", 34_560, 1_736, 50_000_000, False, True,
