@@ -1,11 +1,11 @@
 """``bilateral bench``: argument checks, the run, the table and the JSON file.
 
-    bilateral bench [--size tiny|small|medium|large] [--repeat N] [--json PATH] [--cases load,night,serve]
+    bilateral bench [--size tiny|small|medium|large] [--repeat N] [--json PATH] [--cases load,dlt,night,serve]
                     [--work-dir DIR] [--keep-data] [--dlt-python PATH]
 
 Exit codes: 0 the suite ran (missed targets are marked MISSED in the table, not failures), 1 a
 variant failed or two variants did not produce the same rows, 2 bad usage (an unknown size or case,
---repeat below 1, a --json path whose folder does not exist, medium/large without --work-dir room).
+--repeat below 1, a --json path whose folder does not exist, a --dlt-python that is not a file).
 """
 from __future__ import annotations
 
