@@ -141,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "nights find nothing new: the incremental path); one column per night")
     _add_config_args(bench)
 
+    # the benchmark suite against bare DuckDB and dlt (flows/bench/); `benchmark` above stays: one sample night by step
+    from flows.bench.command import add_arguments as add_bench_arguments
+
+    add_bench_arguments(sub.add_parser(
+        "bench", help="benchmark suite: bilateral vs bare DuckDB and dlt at a named data size, side by side",
+        description="Generate data at a named size, run each case --repeat times and print wall time, rows/s, "
+                    "MB/s, peak RSS and the ratio to a baseline measured in the same run (docs/benchmarks.md)."))
+
     serve = sub.add_parser("serve", help="serve the nightly deployment on schedule.cron (on a Prefect server)",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            description=SERVE_HELP)
@@ -471,6 +479,12 @@ def cmd_benchmark(args) -> int:
     return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights)
 
 
+def cmd_bench(args) -> int:
+    from flows.bench.command import run as run_bench
+
+    return run_bench(args)
+
+
 def cmd_serve(args) -> int:
     config = _load_config(args)
     from flows.config import ConfigError
@@ -604,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"run": cmd_run, "backfill": cmd_backfill, "record": cmd_record, "status": cmd_status,
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
                "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts,
-               "report": cmd_report, "docs": cmd_docs}[args.command]
+               "report": cmd_report, "docs": cmd_docs, "bench": cmd_bench}[args.command]
     return handler(args)
 
 

@@ -101,13 +101,15 @@ COMTRADE_RECORD = LoadSpec(
     kind=KIND,
     raw_table=KIND,
     columns={"record_no": "INTEGER", **FIELDS},
-    # One parse of the whole document: typed records (from_json leaves a value it cannot convert
-    # null) beside each record's JSON values of the checked fields and its text.
+    # Each answer is parsed straight from its text (from_json of the whole document, not of a JSON
+    # value extracted from it: that would parse and re-serialise the data array every time), into
+    # typed records, each record's JSON values of the checked fields, and its text.
     parse_sql=f"""
-    with doc as (select filename as _file, content::json as j from read_text({{files}})
-                 where json_type(content::json -> '$.data') = 'ARRAY'),
-    parsed as (select _file, from_json(j -> '$.data', '[{_STRUCT}]') as vs,
-                      from_json(j -> '$.data', '[{_JSON_STRUCT}]') as js, from_json(j -> '$.data', '["json"]') as rs
+    with doc as (select filename as _file, content from read_text({{files}})
+                 where json_type(content, '$.data') = 'ARRAY'),
+    parsed as (select _file, from_json(content, '{{"data": [{_STRUCT}]}}').data as vs,
+                      from_json(content, '{{"data": [{_JSON_STRUCT}]}}').data as js,
+                      from_json(content, '{{"data": ["json"]}}').data as rs
                from doc),
     records as (select _file, unnest(range(1, len(vs) + 1)) as n, unnest(vs) as v, unnest(js) as _j, unnest(rs) as r
                 from parsed)
@@ -117,7 +119,7 @@ COMTRADE_RECORD = LoadSpec(
     with doc as (select filename as _file, try_cast(content as json) as j from read_text({files}))
     select _file, 'expected an object with a "data" array, got '
            || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
-    from doc where json_type(j -> '$.data') is distinct from 'ARRAY'
+    from doc where json_type(j, '$.data') is distinct from 'ARRAY'
     """,),
     # per record: missing fields and wrong JSON types (e.g. a non-numeric primaryValue) first, then
     # values out of their domain, codes not in the reference lists, periods after the run year
@@ -132,9 +134,13 @@ COMTRADE_RECORD = LoadSpec(
     """,),
     natural_key=("freqCode", "period", "reporterCode", "partnerCode", "partner2Code", "flowCode", "cmdCode",
                  "customsCode", "motCode"),
+    # the union of the keys of a file's records, from one structure inference per file (json_structure
+    # merges the array's objects) rather than one parse per record
     unknown_fields=f"""
-    select _file, field from (select _file, unnest(json_keys(_raw::json)) as field from {{parsed}})
-    where field not in ({", ".join(f"'{f}'" for f in FIELDS)})
+    with doc as (select filename as _file, try_cast(content as json) as j from read_text({{files}})),
+    keys as (select _file, unnest(json_keys(json_structure(j), '$.data[0]')) as field
+             from doc where json_type(j, '$.data') = 'ARRAY')
+    select _file, field from keys where field not in ({", ".join(f"'{f}'" for f in FIELDS)})
     """,
 )
 
