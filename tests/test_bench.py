@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 
 from flows.bench.suite import BenchFailed, Measured, _same_rows
@@ -58,3 +59,27 @@ def test_different_rows_fail_the_case():
 def test_bad_usage_exits_2_with_a_message(argv, says, capsys):
     assert main(["bench", *argv]) == 2
     assert says in capsys.readouterr().err
+
+
+def test_serve_case_is_skipped_without_a_published_file_and_fails_on_a_broken_one(tmp_path):
+    from flows.bench.suite import Runner, serve_case
+
+    runner = Runner(tmp_path / "work", 1, None, log=lambda m: None)
+    rows, notes = serve_case(runner, tmp_path / "none.duckdb")
+    assert rows == [] and "no published file" in notes[0]
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(BenchFailed, match="a query of the set failed"):
+        serve_case(runner, empty)
+    assert not (tmp_path / "work" / "serve").exists()
+
+
+@pytest.mark.slow
+def test_serve_case_measures_the_query_set_on_the_published_file_and_a_10x_copy(sample_run, tmp_path):
+    from flows.bench.suite import SERVE_TARGET_S, Runner, serve_case
+
+    rows, notes = serve_case(Runner(tmp_path, 1, None, log=lambda m: None), sample_run.published_path)
+    assert notes == [] and [r.case for r in rows] == ["serve p95 (published)", "serve p95 (10x)"]
+    for row in rows:
+        assert row.baseline_seconds == SERVE_TARGET_S and 0 < row.seconds and row.rows > 0
+    assert rows[1].rows >= rows[0].rows  # the copy is bigger, the same queries return at least as much

@@ -174,14 +174,46 @@ def night_case(runner: Runner) -> list[Row]:
                 repeats=[r["seconds"] for r in m.runs], baseline_repeats=[r["baseline_seconds"] for r in m.runs])]
 
 
-def serve_case(runner: Runner) -> tuple[list[Row], list[str]]:
-    """flows/query_latency.py (written elsewhere) when importable: p50/p95 of the query set."""
-    if importlib.util.find_spec("flows.query_latency") is None:
-        return [], ["serve: skipped (flows/query_latency.py is not in this checkout)"]
-    return [], ["serve: flows/query_latency.py exists but this bench does not know its interface yet: skipped"]
+SERVE_TARGET_S = 0.100  # p95 of every query of the set under 100 ms
+SERVE_SCALE = 10
 
 
-def run_suite(size: Size, work: Path, repeat: int, groups: list[str], dlt_python: str | None, log=print) -> tuple[list[Row], list[str]]:
+def _serve_row(label: str, timings, repeat: int) -> Row:
+    slowest = max(timings, key=lambda t: t.p95_ms)
+    return Row(f"serve p95 ({label})", f"slowest: {slowest.query}", "100 ms", slowest.p95_ms / 1000, SERVE_TARGET_S,
+               sum(t.rows for t in timings), 0.0, 0.0, 0.0, 1.0, "p95 < 100 ms",
+               note=f"{len(timings)} queries x {repeat} runs; p50 of the slowest {slowest.p50_ms:.1f} ms")
+
+
+def serve_case(runner: Runner, published: Path) -> tuple[list[Row], list[str]]:
+    """The README's and the report site's query set on a published file (flows/query_latency.py):
+    p95 of the slowest query at the published size and on a copy ``SERVE_SCALE`` times as big,
+    against the 100 ms target."""
+    from flows.example_queries import readme_blocks, report_queries
+    from flows.query_latency import QueryFailed, measure, scaled_copy
+
+    if not published.exists():
+        return [], [f"serve: skipped, no published file at {published} (run `./bilateral run --sample` first)"]
+    queries = readme_blocks() + report_queries()
+    repeat = max(runner.repeat, 20)
+    runner.log(f"serve: {len(queries)} queries on {published}, then on a {SERVE_SCALE}x copy")
+    big = runner.work / "serve" / "bilateral.duckdb"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = [_serve_row("published", measure(published, queries, repeat), repeat)]
+        scaled_copy(published, big, SERVE_SCALE)
+        rows.append(_serve_row(f"{SERVE_SCALE}x", measure(big, queries, repeat), repeat))
+    except QueryFailed as exc:
+        raise BenchFailed(f"bench: serve: a query of the set failed on {published}: {exc}; fix the query "
+                          "(README.md or flows/report/queries/) or publish again") from None
+    finally:
+        shutil.rmtree(big.parent, ignore_errors=True)
+    return rows, []
+
+
+def run_suite(size: Size, work: Path, repeat: int, groups: list[str], dlt_python: str | None, log=print,
+              published: Path | None = None) -> tuple[list[Row], list[str]]:
+    """``published``: the file the serve case reads (default: the project's published file)."""
     runner = Runner(work, repeat, dlt_python, log)
     rows: list[Row] = []
     notes: list[str] = []
@@ -207,7 +239,9 @@ def run_suite(size: Size, work: Path, repeat: int, groups: list[str], dlt_python
         else:
             notes.append(f"night: left out at size {size.name}")
     if "serve" in groups:
-        r, n = serve_case(runner)
+        from flows.query_latency import DEFAULT_DB
+
+        r, n = serve_case(runner, published or DEFAULT_DB)
         rows += r
         notes += n
     return rows, notes
