@@ -210,6 +210,8 @@ select
     cast(margin_source as varchar) as margin_source,
     cast(margin_rule as varchar) as margin_rule,
     cast(round(value_importer_fob_est, 2) as double) as value_importer_fob_est,
+    -- the margin removed, from the unrounded FOB estimate (a ratio of rounded cents can pass the cap)
+    cast(value_importer_cif / nullif(value_importer_fob_est, 0) - 1 as double) as margin_applied,
     cast(exporter_reporting_distance as double) as exporter_reporting_distance,
     cast(importer_reporting_distance as double) as importer_reporting_distance,
     cast(round(reliability_weight_exporter, 8) as double) as reliability_weight_exporter,

@@ -91,6 +91,7 @@ annual_rows as (
         case when c.months_complete then s.value_importer_cif else c.value_importer_cif end as value_importer_cif,
         case when c.months_complete then s.value_importer_fob_est else c.value_importer_fob_est end as value_importer_fob_est,
         case when c.months_complete then s.margin_rule else c.margin_rule end as margin_rule,
+        case when c.months_complete then null else c.margin_applied end as margin_applied,  -- sums: below
         case when c.months_complete then s.value_reconciled else c.value_reconciled end as value_reconciled,
         case when c.months_complete then s.reconciliation_method else c.reconciliation_method end as reconciliation_method,
         case when c.months_complete then coalesce(s.weight_exporter, c.weight_exporter) else c.weight_exporter end
@@ -125,7 +126,7 @@ monthly_rows as (
         cast(null as varchar) as annual_basis, cast(null as varchar) as annual_basis_reason,
         cast(null as bigint) as months_exporter, cast(null as bigint) as months_importer,
         cast(null as double) as annual_declared_exporter_fob, cast(null as double) as annual_declared_importer_cif,
-        value_exporter_fob, value_importer_cif, value_importer_fob_est, margin_rule,
+        value_exporter_fob, value_importer_cif, value_importer_fob_est, margin_applied, margin_rule,
         value_reconciled, reconciliation_method, weight_exporter,
         value_reconciled_estimated, reconciliation_method_estimated,
         value_reconciled_fixed_ratio, reconciliation_method_fixed_ratio,
@@ -143,7 +144,7 @@ unioned as (
 
 measured as (
     select
-        u.*,
+        u.* exclude (margin_applied),
         case
             when u.value_exporter_fob is not null and u.value_importer_cif is not null then 'both'
             when u.value_exporter_fob is not null then 'exporter_only'
@@ -153,7 +154,7 @@ measured as (
             as relative_discrepancy,
         abs(u.value_exporter_fob - u.value_importer_fob_est) / nullif(u.value_exporter_fob + u.value_importer_fob_est, 0)
             as relative_discrepancy_fob,
-        u.value_importer_cif / nullif(u.value_importer_fob_est, 0) - 1 as margin_applied,
+        coalesce(u.margin_applied, u.value_importer_cif / nullif(u.value_importer_fob_est, 0) - 1) as margin_applied,
         100.0 * (u.value_importer_fob_est - u.value_exporter_fob) / nullif(u.transit_exporter_to_hub_usd, 0)
             as transit_gap_share_of_hub_pct
     from unioned as u
