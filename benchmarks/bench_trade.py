@@ -18,7 +18,6 @@ Not part of the test suite. Prints one line per phase: seconds, rows, peak RSS M
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -128,62 +127,12 @@ def phase_sample(workdir: Path) -> dict:
 
 
 def _history_files(workdir: Path, records: int) -> list[tuple[Path, str, int]]:
-    """Write ~``records`` synthetic records as keyed-style answers; returns (path, sha256, rows)."""
-    from flows.sources.comtrade.connector import DEFAULT_PRODUCTS, HS_CHAPTERS
-    from flows.countries import lookup
-    from flows.sources.comtrade.sample import _noise, _record
+    """~``records`` synthetic records as keyed-style answers (the generator `bilateral bench` uses);
+    returns (path, sha256, records in the file)."""
+    from flows.bench.generate import comtrade_files
 
-    cmds = [c for c in HS_CHAPTERS if c != "77"] + DEFAULT_PRODUCTS
-    per_period = len(COUNTRIES) * (len(COUNTRIES) - 1) * 2 * len(cmds)
-    periods: list[tuple[int, int | None]] = [(y, None) for y in range(1995, 2026)]
-    y, m = 2002, 1
-    while len(periods) * per_period < records:
-        periods.append((y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    out_dir = workdir / "history"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # one JSON template per (reporter, partner, flow, cmd): period and value fields filled by string replace
-    templates: dict[tuple, str] = {}
-    for rep in COUNTRIES:
-        for par in COUNTRIES:
-            if par == rep:
-                continue
-            for flow in ("M", "X"):
-                for cmd in cmds:
-                    r = _record(rep, lookup(par).comtrade_code, flow, cmd, 2000, None, 1.0)
-                    r.update(freqCode="@F", refPeriodId=-111, refYear=-222, refMonth=-333, period="@P",
-                             classificationCode="@C", primaryValue=-444.0)
-                    r["cifvalue" if flow == "M" else "fobvalue"] = -444.0
-                    templates[(rep, par, flow, cmd)] = json.dumps(r, separators=(",", ":"))
-    files, written = [], 0
-    by_file: dict[tuple, list[tuple[int, int | None]]] = {}
-    for (yy, mm) in periods:
-        by_file.setdefault((yy, mm is None), []).append((yy, mm))
-    for (yy, annual), plist in sorted(by_file.items()):
-        for rep in COUNTRIES:
-            if written >= records:
-                break
-            parts = []
-            for (py, pm) in plist:
-                period = str(py) if pm is None else f"{py}{pm:02d}"
-                cls = "H4" if py < 2017 else ("H5" if py < 2022 else "H6")
-                for (r_, par, flow, cmd), tpl in templates.items():
-                    if r_ != rep:
-                        continue
-                    chapter_value = 1e6 * (1 + 1000 * _noise(rep, par, flow, cmd[:2])) * (1 if pm is None else 1 / 12)
-                    # headings/subheadings are a share of their chapter (never more: a dbt test checks it)
-                    share = 1.0 if len(cmd) == 2 else 0.3 * _noise(rep, par, flow, cmd)
-                    value = round(chapter_value * share, 0)
-                    parts.append(tpl.replace('"@F"', '"A"' if pm is None else '"M"')
-                                 .replace("-111", f"{py}{1 if pm is None else pm:02d}01").replace("-222", str(py))
-                                 .replace("-333", "52" if pm is None else str(pm)).replace('"@P"', f'"{period}"')
-                                 .replace('"@C"', f'"{cls}"').replace("-444.0", f"{value:.1f}"))
-            body = ('{"elapsedTime":"1.00 secs","count":%d,"data":[' % len(parts) + ",".join(parts) + '],"error":""}').encode()
-            path = out_dir / f"{rep}_{yy}_{'A' if annual else 'M'}.json"
-            path.write_bytes(body)
-            files.append((path, hashlib.sha256(body).hexdigest(), len(parts)))
-            written += len(parts)
-    return files
+    fs = comtrade_files(workdir / "history", records)
+    return [(Path(p), sha, len(json.loads(Path(p).read_bytes())["data"])) for p, sha in zip(fs.files, fs.sha256)]
 
 
 def phase_history(workdir: Path, records: int) -> dict:

@@ -55,25 +55,31 @@ def _landed(fs: FileSet, kind: str, params: dict) -> list:
             for p, sha in zip(fs.files, fs.sha256)]
 
 
-def bilateral_gdelt(work: Path, fs: FileSet) -> dict:
-    """flows.loading.load_results on the landed export files: one partition (the events stream), as
-    the connector lands them; quarantine, audit and run ids included."""
+def _bilateral_load(work: Path, results: list, table: str, columns: list[str]) -> dict:
+    """flows.loading.load_results timed on ``results`` in a fresh warehouse; the rows ``table`` got."""
     from flows.loading import load_results
-    from flows.sources.base import ExtractResult
     from flows.warehouse import connect, ensure_schemas
 
     db = work / "bilateral.duckdb"
     ensure_schemas(db)
-    files = _landed(fs, "gdelt_event", {"stream": "events", "countries": ["CAN", "CHN", "USA"], "pairs": GDELT_PAIRS})
-    results = [ExtractResult("gdelt_events", "events", "events", files=files, records=fs.rows)]
     t0 = time.perf_counter()
     report = load_results(db, "bench", results, run_date=RUN_DATE)
     seconds = time.perf_counter() - t0
     if report.failures:
         raise RuntimeError(f"bilateral's load refused files: {report.failures[0].message}")
     with connect(db) as con:
-        rows, h = digest(con, "raw.gdelt_event", _gdelt_columns())
+        rows, h = digest(con, table, columns)
     return {"seconds": seconds, "rows_out": rows, "digest": h, "quarantined": report.rows_quarantined}
+
+
+def bilateral_gdelt(work: Path, fs: FileSet) -> dict:
+    """flows.loading.load_results on the landed export files: one partition (the events stream), as
+    the connector lands them; quarantine, audit and run ids included."""
+    from flows.sources.base import ExtractResult
+
+    files = _landed(fs, "gdelt_event", {"stream": "events", "countries": ["CAN", "CHN", "USA"], "pairs": GDELT_PAIRS})
+    return _bilateral_load(work, [ExtractResult("gdelt_events", "events", "events", files=files, records=fs.rows)],
+                           "raw.gdelt_event", _gdelt_columns())
 
 
 def bare_gdelt(work: Path, fs: FileSet) -> dict:
@@ -96,22 +102,11 @@ def bare_gdelt(work: Path, fs: FileSet) -> dict:
 
 def bilateral_comtrade(work: Path, fs: FileSet) -> dict:
     """flows.loading.load_results on the answer files: one partition per file, as the connector lands them."""
-    from flows.loading import load_results
     from flows.sources.base import ExtractResult
-    from flows.warehouse import connect, ensure_schemas
 
-    db = work / "bilateral.duckdb"
-    ensure_schemas(db)
-    files = _landed(fs, "comtrade_record", {})
-    results = [ExtractResult("comtrade", Path(f.path).stem, Path(f.path).stem, files=[f]) for f in files]
-    t0 = time.perf_counter()
-    report = load_results(db, "bench", results, run_date=RUN_DATE)
-    seconds = time.perf_counter() - t0
-    if report.failures:
-        raise RuntimeError(f"bilateral's load refused files: {report.failures[0].message}")
-    with connect(db) as con:
-        rows, h = digest(con, "raw.comtrade_record", _comtrade_columns())
-    return {"seconds": seconds, "rows_out": rows, "digest": h, "quarantined": report.rows_quarantined}
+    results = [ExtractResult("comtrade", Path(f.path).stem, Path(f.path).stem, files=[f])
+               for f in _landed(fs, "comtrade_record", {})]
+    return _bilateral_load(work, results, "raw.comtrade_record", _comtrade_columns())
 
 
 def bare_comtrade(work: Path, fs: FileSet) -> dict:
