@@ -60,6 +60,7 @@ def _value(db) -> list[tuple]:
         return con.execute(KEY).fetchall()
 
 
+@pytest.mark.reliability  # many dbt builds: reliability suite (CI)
 def test_every_kind_of_change_reaches_an_incremental_night_and_it_equals_a_full_refresh(tmp_path):
     db = tmp_path / "w.duckdb"
     ensure_schemas(db)

@@ -67,6 +67,7 @@ def _fingerprint(run):
     return raw_counts, marts, run.published_path.read_bytes()
 
 
+@pytest.mark.reliability  # the same whole night twice (minutes): reliability suite (CI)
 def test_rerunning_the_same_night_changes_nothing(sample_run, clone_warehouse):
     run = clone_warehouse(sample_run)
     before = _fingerprint(run)
@@ -138,6 +139,7 @@ def test_each_dbt_node_and_step_shows_up_in_prefect(sample_run):
     assert any(i.startswith("test.bilateral.") for i in ids) and any(i.startswith("unit_test.") for i in ids)
 
 
+@pytest.mark.reliability  # several whole nights (minutes): reliability suite (CI)
 def test_one_failing_source_does_not_stop_the_others_and_publishing_is_configurable(sample_run, clone_warehouse, tmp_path):
     import shutil
 

@@ -53,6 +53,7 @@ def test_when_the_wait_is_up_the_run_fails_with_the_clear_message(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.reliability  # a whole night held back by a reader: reliability suite (CI)
 def test_the_nightly_waits_then_fails_and_changes_nothing(sample_run, clone_warehouse):
     wh = clone_warehouse(sample_run)
     cfg = write_config_file(wh.config_path, wh.warehouse_dir, {"warehouse.working_file_wait_seconds": 4.0})
