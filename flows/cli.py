@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -288,6 +289,11 @@ def _quiet_prefect_console() -> None:
         for handler in logger.handlers:
             if isinstance(handler, PrefectConsoleHandler):
                 handler.setLevel(logging.CRITICAL + 1)
+    # the local API server's own bookkeeping (in this process, or in the child process it starts, which
+    # reads the environment): stopping it while it flushes task-run events logs a cancelled flush with
+    # its traceback, which is not the run's outcome (CI saw it after a run ended on a full disk)
+    os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+    logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
 
 
 def _error_names(cls: type) -> set[str]:
