@@ -23,7 +23,7 @@ from flows.bench import generate
 from flows.bench.sizes import Size
 from flows.errors import BilateralError
 
-CASE_GROUPS = ("load", "dlt", "night", "serve")  # dlt: the load cases' dlt rows
+CASE_GROUPS = ("load", "dlt", "night", "serve", "validate")  # dlt: the load cases' dlt rows
 
 
 class BenchFailed(BilateralError):
@@ -244,6 +244,10 @@ def run_suite(size: Size, work: Path, repeat: int, groups: list[str], dlt_python
         r, n = serve_case(runner, published or DEFAULT_DB)
         rows += r
         notes += n
+    if "validate" in groups:
+        from flows.bench.validate_case import validate_case
+
+        rows += validate_case(runner, size)
     return rows, notes
 
 
