@@ -50,15 +50,19 @@ def _tiny_warehouse(work: Path, size) -> Path:
 
 
 def _night_warehouse(work: Path) -> Path:
-    """The sample night into a scratch warehouse, in a child process (as the night case runs it)."""
-    scratch = work / "validate" / "night"
+    """The sample night into a scratch warehouse, in a child process (as the night case runs it);
+    kept with the generated data (``--keep-data``) and then reused."""
+    scratch = work / "data" / "validate-night"
+    db = scratch / "wh" / "bilateral.duckdb"
+    if (scratch / "built").exists() and db.exists():
+        return db
     shutil.rmtree(scratch, ignore_errors=True)
     out = subprocess.run([sys.executable, "-m", "flows.bench.variants", "sample_night", str(scratch), "-"],
                          capture_output=True, text=True, cwd=PROJECT, env=_env())
-    db = scratch / "wh" / "bilateral.duckdb"
     if out.returncode != 0 or not db.exists():
         raise BenchFailed(f"bench: validate: the sample night did not build a warehouse in {scratch} "
                           f"(exit {out.returncode}):\n{out.stderr.strip()[-2000:]}\nrun `bilateral run --sample` to see why")
+    (scratch / "built").write_text("")
     return db
 
 
@@ -241,11 +245,13 @@ def _measure(runner: ValidateRunner, label: str, db: Path, run_id: str, suites: 
     gx, sql = ms["gx_validate"], ms["sql_validate"]
     case = f"validate ({label})"
     check_agreement(case, gx.runs, sql.runs)
-    failed = sum(map(len, gx.runs[0]["failed"].values()))
+    failed_keys = [f"{suite}: {k}" for suite, keys in gx.runs[0]["failed"].items() for k in keys]
+    failed = len(failed_keys)
     return Row(case, gx.label, sql.label, gx.median("seconds"), sql.median("seconds"), gx.runs[0]["rows_out"], 0.0,
                gx.median("peak_rss_mb"), sql.median("peak_rss_mb"), TARGET, f"<= {TARGET:g}x",
                note=f"{len(suites)} suites, {gx.runs[0]['expectations']} expectations, {gx.runs[0]['rows_out']:,} "
-                    f"batch rows, warehouse {mb:.0f} MB; {failed} failed on both sides (same expectations)",
+                    f"batch rows, warehouse {mb:.0f} MB; {failed} failed on both sides (same expectations)"
+                    + (f": {'; '.join(failed_keys[:4])}{' ...' if failed > 4 else ''}" if failed else ""),
                repeats=[r["seconds"] for r in gx.runs], baseline_repeats=[r["seconds"] for r in sql.runs])
 
 
@@ -253,6 +259,8 @@ def validate_case(runner: Runner, size) -> list[Row]:
     """The case at ``size``: one row, or two (the night's warehouse and its ``SCALE``x copy)."""
     vrunner = ValidateRunner(runner.work, runner.repeat, None, runner.log)
     tiny = not size.night
+    runner.log(f"validate: building the warehouse for size {size.name}: "
+               + ("the generated files loaded" if tiny else "the sample night (a minute or more)"))
     t0 = time.perf_counter()
     db = _tiny_warehouse(runner.work, size) if tiny else _night_warehouse(runner.work)
     run_id = "bench" if tiny else _latest_run(db)
