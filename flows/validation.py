@@ -11,7 +11,7 @@ expectations/README.md.
 
 GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
 evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
-engine evaluates it. One checkpoint per suite runs each night; results go to GX's result store
+engine evaluates it, one suite's batch at a time (read just before its checkpoint, dropped after). One checkpoint per suite runs each night; results go to GX's result store
 and Data Docs under ``<warehouse>/gx/`` (untracked) and one row per suite into ``audit.validations``.
 A result whose expectations raised exceptions counts as failed, never as passed.
 
@@ -244,16 +244,14 @@ def _context(gx_root: Path):
     return ctx, ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
 
 
-def _frames(db_path: Path, suites: list[SuiteSpec], run_id: str) -> tuple[dict, dict[str, str]]:
-    """Each suite's batch as a pandas DataFrame from a read-only DuckDB query; errors by suite."""
-    frames, errors = {}, {}
+def _frame(db_path: Path, spec: SuiteSpec, run_id: str):
+    """The suite's batch as a pandas DataFrame from a read-only DuckDB query, or why it could not be
+    read. One suite's batch at a time: validation's memory follows the largest batch, not their sum."""
     with connect(db_path, read_only=True) as con:
-        for spec in suites:
-            try:
-                frames[spec.name] = con.execute(render_query(spec, run_id)).df()
-            except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
-                errors[spec.name] = f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
-    return frames, errors
+        try:
+            return con.execute(render_query(spec, run_id)).df(), ""
+        except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
+            return None, f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
 
 
 def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult:
@@ -320,13 +318,14 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     try:
         with guarded(gx_root, "write Great Expectations results and Data Docs under"):
             ctx, datasource = _context(gx_root)
-            frames, query_errors = _frames(db_path, suites, run_id)
             progress.event("planned", step="validate", unit="suites", total=len(suites))
             results = []
             for s in suites:
+                df, error = _frame(db_path, s, run_id)
                 results.append(SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
-                                   "query", f"{s.query_path or 'the suite query'} failed {query_errors[s.name]}")])
-                               if s.name in query_errors else _run_suite(ctx, datasource, s, frames[s.name], run_id))
+                                   "query", f"{s.query_path or 'the suite query'} failed {error}")])
+                               if error else _run_suite(ctx, datasource, s, df, run_id))
+                del df
                 progress.event("done", step="validate", unit="suites", item=s.name)
             ctx.build_data_docs()
     except StorageError:

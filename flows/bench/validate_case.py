@@ -238,6 +238,7 @@ def check_agreement(label: str, gx_runs: list[dict], sql_runs: list[dict]) -> No
 
 def _measure(runner: ValidateRunner, label: str, db: Path, run_id: str, suites: list[str]) -> Row:
     setup = runner.work / "validate" / f"setup-{label.replace(' ', '_')}.json"
+    setup.parent.mkdir(parents=True, exist_ok=True)
     setup.write_text(json.dumps({"db": str(db), "run_id": run_id, "suites": suites}))
     mb = db.stat().st_size / 1e6
     runner.log(f"validate ({label}): {len(suites)} suites on {db} ({mb:.0f} MB), run {run_id}")
