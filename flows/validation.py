@@ -244,12 +244,40 @@ def _context(gx_root: Path):
     return ctx, ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
 
 
+COLUMN_KWARGS = ("column", "column_list", "column_A", "column_B")
+NO_COLUMNS = ("expect_table_row_count_to_be_between", "expect_table_row_count_to_equal")
+
+
+def batch_columns(spec: SuiteSpec) -> set[str] | None:
+    """The columns the suite's expectations name (and the identity of a raw-batch suite), or None
+    when the batch must keep every column (a table-columns expectation, or one naming none)."""
+    named: set[str] = set(IDENTITY) if spec.quarantine else set()
+    for e in spec.expectations:
+        kwargs = e.get("kwargs") or {}
+        found = [kwargs[k] for k in COLUMN_KWARGS if k in kwargs]
+        if not found and e.get("type") not in NO_COLUMNS:
+            return None
+        for value in found:
+            named |= set(value) if isinstance(value, list) else {value}
+    return named or None
+
+
 def _frame(db_path: Path, spec: SuiteSpec, run_id: str):
     """The suite's batch as a pandas DataFrame from a read-only DuckDB query, or why it could not be
-    read. One suite's batch at a time: validation's memory follows the largest batch, not their sum."""
+    read. One suite's batch at a time, and only the columns its expectations name (a column no
+    query selects is left for GX to report): validation's memory follows the largest batch's
+    checked columns, not every suite's whole rows."""
+    query = render_query(spec, run_id)
     with connect(db_path, read_only=True) as con:
         try:
-            return con.execute(render_query(spec, run_id)).df(), ""
+            wanted = batch_columns(spec)
+            if wanted is not None:
+                selected = [d[0] for d in con.execute(f"select * from ({query}) as batch limit 0").description]
+                keep = [c for c in selected if c in wanted]
+                if keep and len(keep) < len(selected):
+                    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in keep)
+                    query = f"select {cols} from ({query}) as batch"
+            return con.execute(query).df(), ""
         except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
             return None, f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
 

@@ -612,3 +612,24 @@ def test_readme_lists_every_expectation_moved_to_dbt():
     owned = _dbt_owned()["deleted"]
     assert rows == [(i, e["suite"], e["type"].removeprefix("expect_")) for i, e in enumerate(owned, 1)]
     assert f"The {len(owned)} deleted expectations" in readme
+
+
+def test_the_batch_holds_only_the_columns_the_expectations_name(db, tmp_path):
+    from flows.validation import _frame, batch_columns
+
+    con = duckdb.connect(str(db))
+    con.execute("alter table marts.t add column wide varchar default 'not checked'")
+    con.close()
+    spec = SuiteSpec("t_suite", "select * from marts.t", SUITE + [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}], tmp_path)
+    assert batch_columns(spec) == {"rate", "iso3", "year"}
+    df, error = _frame(db, spec, "r1")
+    assert error == "" and sorted(df.columns) == ["iso3", "rate", "year"] and len(df) == 2
+    assert validate(db, "r1", tmp_path / "gx", [spec]).suites[0].evaluated == 4
+    whole = SuiteSpec("w", "select * from marts.t", [
+        {"type": "expect_table_column_count_to_equal", "kwargs": {"value": 4}}], tmp_path)
+    assert batch_columns(whole) is None, "a table-columns expectation sees every column"
+    assert validate(db, "r1", tmp_path / "gx", [whole]).success
+    quarantined = SuiteSpec("q", "select 'f' as _landed_file, 1 as record_no, * from marts.t", SUITE[:1], tmp_path,
+                            quarantine="t")
+    assert batch_columns(quarantined) == {"_landed_file", "record_no", "rate"}
