@@ -255,7 +255,8 @@ def batch_columns(spec: SuiteSpec) -> set[str] | None:
     for e in spec.expectations:
         kwargs = e.get("kwargs") or {}
         found = [kwargs[k] for k in COLUMN_KWARGS if k in kwargs]
-        if not found and e.get("type") not in NO_COLUMNS:
+        table_level = str(e.get("type", "")).startswith("expect_table_")  # e.g. columns_to_match_ordered_list
+        if (table_level or not found) and e.get("type") not in NO_COLUMNS:
             return None
         for value in found:
             named |= set(value) if isinstance(value, list) else {value}
