@@ -140,7 +140,7 @@ def test_tiny_transform_case_prints_its_rows_and_fails_when_direct_sql_differs(t
     argv = ["bench", "--size", "tiny", "--repeat", "1", "--cases", "transform", "--work-dir", str(work), "--keep-data"]
     assert main([*argv, "--json", str(out)]) == 0, capsys.readouterr().err
     rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
-    assert set(rows) == {"transform (models)", "transform (build)", "incremental night", "trade models"}
+    assert set(rows) == {"transform (models)", "incremental night", "trade models"}  # tiny: no build/tariff rows
     models, night = rows["transform (models)"], rows["incremental night"]
     assert (models["variant"], models["baseline"], models["target"]) == ("dbt run", "direct SQL", 1.5)
     assert (night["variant"], night["baseline"], night["target"]) == ("dbt build (night)", "--full-refresh", 0.15)
