@@ -149,7 +149,9 @@ def direct_sql(prepared: Path) -> dict:
     seconds = time.perf_counter() - t0
     corrupt = os.environ.get(CORRUPT_ENV)
     if corrupt:
-        con.execute(f"delete from marts.{corrupt} where rowid = (select min(rowid) from marts.{corrupt})")
+        deleted = con.execute(f"delete from marts.{corrupt} where rowid = (select min(rowid) from marts.{corrupt})").fetchone()[0]
+        if not deleted:
+            raise RuntimeError(f"{CORRUPT_ENV}={corrupt}: marts.{corrupt} is empty, nothing to corrupt; name a mart with rows")
     con.close()
     marts = mart_digests(db)
     return {"seconds": seconds, "dbt_elapsed_s": seconds, "nodes": nodes, "node_count": len(plan),
