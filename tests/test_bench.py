@@ -83,3 +83,76 @@ def test_serve_case_measures_the_query_set_on_the_published_file_and_a_10x_copy(
     for row in rows:
         assert row.baseline_seconds == SERVE_TARGET_S and 0 < row.seconds and row.rows > 0
     assert rows[1].rows >= rows[0].rows  # the copy is bigger, the same queries return at least as much
+
+
+# --- the transform case --------------------------------------------------------------------------
+
+def test_transform_outputs_compare_by_mart_rows_and_hash():
+    from flows.bench.transform_case import compare_marts
+
+    ref = {"trade_balance": [10, "ff"], "dim_country": [3, "aa"]}
+    compare_marts("t", "dbt", {"trade_balance": [10, "00"], "dim_country": [3, "aa"]}, "direct", ref, by_hash=False)
+    with pytest.raises(BenchFailed, match=r"marts.trade_balance has 9 rows \(hash ff\) against 10"):
+        compare_marts("t", "direct SQL", {"trade_balance": [9, "ff"], "dim_country": [3, "aa"]}, "dbt run", ref,
+                      by_hash=False)
+    with pytest.raises(BenchFailed, match="built different marts"):
+        compare_marts("t", "night", {"trade_balance": [10, "00"], "dim_country": [3, "aa"]}, "full", ref, by_hash=True)
+    with pytest.raises(BenchFailed, match="only in one: dim_country"):
+        compare_marts("t", "night", {"trade_balance": [10, "ff"]}, "full", ref, by_hash=True)
+
+
+def test_transform_plan_is_the_models_the_build_ran_in_dag_order(tmp_path):
+    from flows.bench.transform_data import write_plan
+
+    def model(name, deps, materialized="table"):
+        return {"resource_type": "model", "name": name, "relation_name": f'"db"."marts"."{name}"', "database": "db",
+                "schema": "marts", "config": {"materialized": materialized}, "compiled_code": f"select 1 as {name}",
+                "depends_on": {"nodes": deps}}
+
+    nodes = {"model.p.c": model("c", ["model.p.b", "seed.p.s"]), "model.p.a": model("a", [], "view"),
+             "model.p.b": model("b", ["model.p.a"]), "model.p.unbuilt": model("unbuilt", ["model.p.a"]),
+             "seed.p.s": {"resource_type": "seed", "depends_on": {"nodes": []}}}
+    (tmp_path / "manifest.json").write_text(json.dumps({"nodes": nodes}))
+    ran = ["model.p.c", "model.p.a", "model.p.b", "seed.p.s", "test.p.t"]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [{"unique_id": u} for u in ran]}))
+    assert write_plan(tmp_path, tmp_path / "plan.json") == 3
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [p["name"] for p in plan] == ["a", "b", "c"]
+    assert plan[0]["materialized"] == "view" and plan[2]["schema"] == '"db"."marts"'
+
+
+@pytest.mark.parametrize("period, freq, expected", [("202512", "M", "202601"), ("202505", "M", "202506"),
+                                                    ("1995", "A", "1996")])
+def test_the_new_night_adds_the_next_comtrade_period(period, freq, expected):
+    from flows.bench.transform_data import _one_period_on
+
+    nxt = _one_period_on({"freqCode": freq, "period": period, "refYear": int(period[:4]), "refMonth": 52})
+    assert nxt["period"] == expected and nxt["refYear"] == int(expected[:4])
+    assert nxt["refPeriodId"] == int(expected[:4] + (expected[4:] or "01") + "01")
+    assert nxt["refMonth"] == (int(expected[4:]) if freq == "M" else 52)
+
+
+@pytest.mark.slow  # real dbt on real DuckDB files: 80 s on the 2-core box (7 min at load average ~10)
+def test_tiny_transform_case_prints_its_rows_and_fails_when_direct_sql_differs(tmp_path, capsys, monkeypatch):
+    from flows.bench.transform_variants import CORRUPT_ENV
+
+    work, out = tmp_path / "work", tmp_path / "bench.json"
+    argv = ["bench", "--size", "tiny", "--repeat", "1", "--cases", "transform", "--work-dir", str(work), "--keep-data"]
+    assert main([*argv, "--json", str(out)]) == 0, capsys.readouterr().err
+    rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"transform (models)", "incremental night", "trade models"}  # tiny: no build/tariff rows
+    models, night = rows["transform (models)"], rows["incremental night"]
+    assert (models["variant"], models["baseline"], models["target"]) == ("dbt run", "direct SQL", 1.5)
+    assert (night["variant"], night["baseline"], night["target"]) == ("dbt build (night)", "--full-refresh", 0.15)
+    for r in rows.values():
+        assert r["seconds"] > 0 and r["baseline_seconds"] > 0 and r["ratio"] > 0
+    assert "same row counts in all" in models["note"] and "same rows and hash in all" in night["note"]
+    assert "(parse: partial)" in night["note"]  # a night reuses dbt's partial-parse state
+    printed = capsys.readouterr().out
+    assert "transform (models)" in printed and "x  <= 1.5x" in printed and "x  <= 0.15x" in printed
+
+    monkeypatch.setenv(CORRUPT_ENV, "dim_country")  # the direct SQL's dim_country loses a row
+    assert main(argv) == 1  # the prepared warehouse is reused (--keep-data): dbt run and direct SQL only
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("bench: case transform: direct SQL and dbt run built different marts (1 of ")
+    assert "marts.dim_country has" in err and "their times do not compare" in err

@@ -1,6 +1,6 @@
 """``bilateral bench``: argument checks, the run, the table and the JSON file.
 
-    bilateral bench [--size tiny|small|medium|large] [--repeat N] [--json PATH] [--cases load,dlt,night,serve,validate]
+    bilateral bench [--size tiny|small|medium|large] [--repeat N] [--json PATH] [--cases load,dlt,night,serve,transform,validate]
                     [--work-dir DIR] [--keep-data] [--dlt-python PATH]
 
 Exit codes: 0 the suite ran (missed targets are marked MISSED in the table, not failures), 1 a

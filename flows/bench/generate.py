@@ -62,8 +62,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def gdelt_files(directory: Path, n_files: int, rows: int, start: datetime = datetime(2025, 3, 1)) -> FileSet:
-    """``n_files`` landed export CSVs of ``rows`` events each."""
+def gdelt_files(directory: Path, n_files: int, rows: int, start: datetime = datetime(2025, 3, 1),
+                first_file: int = 0) -> FileSet:
+    """``n_files`` landed export CSVs of ``rows`` events each; ``first_file`` > 0 continues a set of
+    that many files (the next 15-minute files, new event ids)."""
     if (fs := _cached(directory)) is not None:
         return fs
     import duckdb
@@ -75,7 +77,7 @@ def gdelt_files(directory: Path, n_files: int, rows: int, start: datetime = date
                 [ACTORS, ACTORS])
     n_act = len(ACTORS)
     paths, shas, total = [], [], 0
-    for f in range(n_files):
+    for f in range(first_file, first_file + n_files):
         ts = (start + timedelta(minutes=15 * f)).strftime("%Y%m%d%H%M%S")
         base = 1_100_000_000 + f * rows
         path = directory / f"{ts}.export.CSV"

@@ -23,7 +23,7 @@ from flows.bench import generate
 from flows.bench.sizes import Size
 from flows.errors import BilateralError
 
-CASE_GROUPS = ("load", "dlt", "night", "serve", "validate")  # dlt: the load cases' dlt rows
+CASE_GROUPS = ("load", "dlt", "night", "serve", "transform", "validate")  # dlt: the load cases' dlt rows
 
 
 class BenchFailed(BilateralError):
@@ -242,6 +242,12 @@ def run_suite(size: Size, work: Path, repeat: int, groups: list[str], dlt_python
         from flows.query_latency import DEFAULT_DB
 
         r, n = serve_case(runner, published or DEFAULT_DB)
+        rows += r
+        notes += n
+    if "transform" in groups:
+        from flows.bench.transform_case import transform_case  # it imports this module
+
+        r, n = transform_case(runner, size, work)
         rows += r
         notes += n
     if "validate" in groups:
