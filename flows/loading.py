@@ -1,7 +1,10 @@
 """Load landed files into append-only ``raw`` tables, record by record, idempotent by content hash.
 
 Files of one kind (and the same load parameters) are parsed together by DuckDB into temporary
-tables (flows/sources/loadspec.py), one statement for the whole batch. Records that break the record
+tables (flows/sources/loadspec.py), one statement per batch of at most ``warehouse.load_batch_mb``
+landed bytes (flows/load_batches.py): a batch is parsed and checked, its parse tables dropped, before
+the next is parsed, so memory is bounded by a batch (plus the checked records of the partitions
+being stored), not by the night. Records that break the record
 contract go to ``quarantine.<raw_table>`` with the file, the record number, the rule and the
 record's own text; the file's valid records load. A file is refused whole only when it cannot be
 read at all (not JSON, a truncated or changed envelope) or when its share of bad records passes its
@@ -14,7 +17,17 @@ in a refusal.
 A file whose sha256 is already in ``audit.loaded_files`` for its raw table is not loaded again, so
 re-running a night stores nothing twice; it is still recorded in ``audit.landed_files``, the
 observation log by which staging resolves "latest answer wins" (a revision back to an earlier
-answer sticks). Each extracted partition is stored in one transaction.
+answer sticks).
+
+Each extracted partition is stored in one transaction: all of it or nothing of it. Partitions are
+taken in windows of at most one batch of bytes; a window's files are parsed and checked first (no
+transaction is open then: a file DuckDB cannot read fails its own statement, never a partition's
+transaction), then each of its partitions is stored in its own transaction, then the window is
+dropped. A partition larger than a batch (GDELT: one partition of a day's 96 files, or more) is a
+window of its own, parsed in several batches whose checked records (for GDELT only the configured
+pairs' events) accumulate until the partition's one transaction stores them. A failure while a
+window is parsed or stored leaves its partitions as they were; earlier windows' partitions stay
+stored (their own transactions committed), and a re-run skips them by content hash.
 """
 from __future__ import annotations
 
@@ -25,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows import progress
+from flows import load_batches, progress
 from flows.landing import LandedFile
 from flows.sources import load_specs
 from flows.sources.base import ExtractResult
@@ -246,10 +259,24 @@ class _Batch:
                  on n._file = m.path""", [table, run_id, now])
         return int(loaded), int(quarantined)
 
-    def drop(self) -> None:
-        for name in (self.ready, self.bad, f"{self.parsed}_rejected", self.parsed, self.rejects, self.scans):
-            self.con.execute(f"drop table if exists {name}")
+    def drop_parse(self) -> None:
+        """Drop the parse tables; the checked records (``ready``, ``bad``) stay for ``store``."""
         self.con.execute(f"drop view if exists {self.kept}")
+        for name in (f"{self.parsed}_rejected", self.parsed, self.rejects, self.scans):
+            self.con.execute(f"drop table if exists {name}")
+
+    def absorb(self, other: "_Batch") -> None:
+        """Take over the checked records and verdicts of ``other`` (a later chunk of the same group)."""
+        self.con.execute(f"insert into {self.ready} by name select * from {other.ready}")
+        self.con.execute(f"insert into {self.bad} by name select * from {other.bad}")
+        self.files = [*self.files, *other.files]
+        self.refused.update(other.refused)
+        self.unknown.update(other.unknown)
+
+    def drop(self) -> None:
+        self.drop_parse()
+        for name in (self.ready, self.bad):
+            self.con.execute(f"drop table if exists {name}")
 
 
 def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
@@ -326,20 +353,42 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
     return todo
 
 
-def _batches(con: duckdb.DuckDBPyConnection, todo: dict[int, list[LandedFile]], specs: dict[str, LoadSpec],
-             run_date: date, shares: dict[str, float], prepared: list[_Batch]) -> dict[str, _Batch]:
-    """Parse and check the files by kind and load parameters (one batch each); file path -> batch."""
+def _groups(files: list[LandedFile], specs: dict[str, LoadSpec]) -> list[tuple[str, list[LandedFile]]]:
+    """Files by kind and load parameters (a non-batching kind: one file each), in a stable order."""
     groups: dict[tuple[str, str], list[LandedFile]] = {}
-    for f in (f for files in todo.values() for f in files):
+    for f in files:
         single = "" if specs[f.kind].batch else f.path
         groups.setdefault((f.kind, json.dumps(f.load_params, sort_keys=True) + single), []).append(f)
-    by_file: dict[str, _Batch] = {}
-    for n, ((kind, _), files) in enumerate(sorted(groups.items())):
-        batch = _Batch(con, n, specs[kind], files, run_date, shares)
-        prepared.append(batch)
-        batch.prepare()
-        by_file.update((f.path, batch) for f in files)
-    return by_file
+    return [(kind, group) for (kind, _), group in sorted(groups.items())]
+
+
+class _Window:
+    """The batches of one window (flows/load_batches.py): parsed and checked chunk by chunk, each
+    chunk's parse tables dropped once its records are checked, so at most one chunk's exist at a time;
+    a group's checked records (and refusals) accumulate in its first chunk's batch."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, LoadSpec], run_date: date,
+                 shares: dict[str, float], limit: int, prepared: list[_Batch]) -> None:
+        self.con, self.specs, self.run_date, self.shares, self.limit = con, specs, run_date, shares, limit
+        self.prepared = prepared  # every batch of the load, so that a failure drops them all
+
+    def prepare(self, files: list[LandedFile]) -> dict[str, _Batch]:
+        """Parse and check ``files``; file path -> the batch holding its checked records."""
+        by_file: dict[str, _Batch] = {}
+        for kind, group in _groups(files, self.specs):
+            merged: _Batch | None = None
+            for chunk in load_batches.chunks(group, self.limit):
+                batch = _Batch(self.con, len(self.prepared), self.specs[kind], chunk, self.run_date, self.shares)
+                self.prepared.append(batch)
+                batch.prepare()
+                batch.drop_parse()
+                if merged is None:
+                    merged = batch
+                else:
+                    merged.absorb(batch)
+                    batch.drop()
+            by_file.update((f.path, merged) for f in group)
+        return by_file
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -390,19 +439,28 @@ def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, file
 
 
 def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs: dict[str, LoadSpec] | None = None,
-                 run_date: date | None = None, max_bad_share: dict[str, float] | None = None) -> LoadReport:
+                 run_date: date | None = None, max_bad_share: dict[str, float] | None = None,
+                 batch_bytes: int | None = None) -> LoadReport:
+    """``batch_bytes``: the landed bytes parsed at a time (default load_batches.DEFAULT_BATCH_MB MB)."""
     specs = load_specs() if specs is None else specs
+    limit = batch_bytes or load_batches.DEFAULT_BATCH_MB * load_batches.MB
     report = LoadReport()
     prepared: list[_Batch] = []
+    batches: dict[str, _Batch] = {}
     with connect(db_path) as con:
         try:
             todo = _to_load(con, results, specs, report)
-            batches = _batches(con, todo, specs, run_date or date.today(), max_bad_share or {}, prepared)
+            window = _Window(con, specs, run_date or date.today(), max_bad_share or {}, limit, prepared)
             progress.event("planned", step="load", unit="partitions", total=sum(r.ok for r in results))
-            for i, result in enumerate(results):
-                if result.ok:
-                    _store_partition(con, result, todo.get(i, []), batches, run_id, report)
+            sizes = [(i, sum(f.bytes or 0 for f in todo.get(i, []))) for i, r in enumerate(results) if r.ok]
+            for run in load_batches.windows(sizes, limit):
+                held = len(prepared)
+                batches.update(window.prepare([f for i in run for f in todo.get(i, [])]))
+                for i in run:
+                    _store_partition(con, results[i], todo.get(i, []), batches, run_id, report)
                     progress.event("done", step="load", files=len(todo.get(i, [])))
+                for batch in prepared[held:]:
+                    batch.drop()
             report.notes.extend(_unknown_field_notes(results, todo, batches))
             loaded = {batches[f.path].spec.kind: results[i].source for i, files in todo.items() for f in files}
             for kind, source in sorted(loaded.items()):
