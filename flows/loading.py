@@ -240,8 +240,8 @@ class _Batch:
         values = ", ".join(f'r."{c}"' for c in self.spec.columns)
         con.execute("create or replace temp table _load_meta (path varchar, sha256 varchar, origin varchar, "
                     "synthetic boolean, source varchar)")
-        con.executemany("insert into _load_meta values (?, ?, ?, ?, ?)",
-                        [[f.path, f.sha256, f.origin, f.synthetic, f.source] for f in files])
+        con.execute("insert into _load_meta values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(files)),
+                    [v for f in files for v in (f.path, f.sha256, f.origin, f.synthetic, f.source)])
         now = utcnow()
         loaded = con.execute(f"""
             insert into raw.{table} ({cols})
@@ -279,15 +279,19 @@ class _Batch:
             self.con.execute(f"drop table if exists {name}")
 
 
+_LANDED_COLUMNS = ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes", "sha256", "fetched_at",
+                   "origin", "synthetic", "status", "problem")
+
+
 def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
-    for f in files:
-        d = asdict(f)
-        con.execute("insert into audit.landed_files (run_id, source, kind, path, request_url, http_status, bytes, sha256, "
-                    "fetched_at, origin, synthetic, status, problem, load_params, landed_at) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [*(d[k] for k in ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes",
-                                      "sha256", "fetched_at", "origin", "synthetic", "status", "problem")),
-                     json.dumps(f.load_params, sort_keys=True), utcnow()])
+    """One statement for a partition's files (a GDELT day has 96): not one per file."""
+    if not files:
+        return
+    now = utcnow()
+    rows = [[*(asdict(f)[k] for k in _LANDED_COLUMNS), json.dumps(f.load_params, sort_keys=True), now] for f in files]
+    values = ", ".join(["(" + ", ".join(["?"] * (len(_LANDED_COLUMNS) + 2)) + ")"] * len(rows))
+    con.execute(f"insert into audit.landed_files ({', '.join(_LANDED_COLUMNS)}, load_params, landed_at) "
+                f"values {values}", [v for row in rows for v in row])
 
 
 def _refuse(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str, problem: str) -> None:
@@ -333,7 +337,9 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
     """Record every landed file (rejected ones too); return, per result, the files still to load:
     loadable kinds, not loaded before (same content), each identical answer once."""
     todo: dict[int, list[LandedFile]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set(con.execute(  # loaded before: one look-up for the night, not one per file
+        "select raw_table, sha256 from audit.loaded_files where sha256 in (select unnest(?::varchar[]))",
+        [sorted({f.sha256 for r in results for f in r.files if f.sha256})]).fetchall())
     for i, result in enumerate(results):
         con.execute("begin transaction")
         _record_landed(con, result.files)
@@ -344,8 +350,7 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
             if f.status != "landed" or f.kind not in specs:
                 continue
             key = (specs[f.kind].raw_table, f.sha256)
-            if key in seen or con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
-                                          list(key)).fetchone():
+            if key in seen:
                 report.files_skipped += 1
                 continue
             seen.add(key)
