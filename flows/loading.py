@@ -104,6 +104,10 @@ class _Batch:
     def prepare(self) -> None:
         """Parse, number, check; decide which files are refused; leave good and bad records in tables."""
         self._parse()
+        if self.spec.keep_in_parse:  # the parse's per-file rows: all its records, the first one's _k
+            self.con.execute(f"create or replace temp table {self.parsed}_files as "
+                             f"select _file, _k as first_k, _n as n from {self.parsed} where _n is not null")
+            self.con.execute(f"delete from {self.parsed} where _n is not null")
         if self.spec.csv_rejects:
             self._number_lines()
         self._check()
@@ -133,7 +137,7 @@ class _Batch:
                 self.refused[f.path] = f"the file cannot be read as the source's format ({_first_line(exc)})"
         if not self._exists(self.parsed):  # every file unreadable: an empty table of the right shape
             self.con.execute(f"create temp table {self.parsed} as select null::varchar as _file, null::bigint as _k, "
-                             "null::varchar as _raw, "
+                             "null::varchar as _raw, " + ("null::bigint as _n, " if self.spec.keep_in_parse else "")
                              + ", ".join(f'null::{t} as "{c}"' for c, t in self.spec.columns.items()) + " where false")
 
     def _number_lines(self) -> None:
@@ -152,6 +156,9 @@ class _Batch:
         else:
             rejected = "(select null::varchar as _file, null::bigint as line, null as problem, null as _raw where false)"
         self.con.execute(f"create or replace temp table {self.parsed}_rejected as select * from {rejected}")
+        if self.spec.keep_in_parse:
+            self._number_kept_lines()
+            return
         self.con.execute(f"""
             create or replace temp table {self.parsed} as
             with ordinal as (
@@ -168,6 +175,20 @@ class _Batch:
                 where not exists (select 1 from {self.parsed}_rejected as r where r._file = l._file and r.line = l.line))
             select g.line as record_no, o.* exclude (record_no, _k, _ord)
             from ordinal as o join good as g using (_file, _ord)""")
+
+    def _number_kept_lines(self) -> None:
+        """Only the kept records are parsed (keep_in_parse): the o-th accepted line of a file is line
+        o + the number of rejected lines before it, i.e. of rejected lines r_j (the j-th) with r_j - j < o."""
+        self.con.execute(f"""
+            create or replace temp table {self.parsed} as
+            with rejected as (
+                select _file, line - row_number() over (partition by _file order by line) as accepted_before
+                from {self.parsed}_rejected),
+            ordinal as (
+                select p.*, p._k - f.first_k + 1 as _ord from {self.parsed} as p join {self.parsed}_files as f using (_file))
+            select o._ord + (select count(*) from rejected as r where r._file = o._file and r.accepted_before < o._ord)
+                   as record_no, o.* exclude (record_no, _k, _ord, _n)
+            from ordinal as o""")
 
     def _check(self) -> None:
         keep = f"where {self.sql(self.spec.keep)}" if self.spec.keep else ""
@@ -214,7 +235,8 @@ class _Batch:
         rejected = f"(select _file, count(*) as n from {self.parsed}_rejected group by _file)" if self.spec.csv_rejects \
             else "(select null::varchar as _file, 0 as n where false)"
         totals = self.con.execute(f"""
-            with parsed as (select _file, count(*) as n from {self.parsed} group by _file),
+            with parsed as ({f"select _file, n from {self.parsed}_files" if self.spec.keep_in_parse else
+                             f"select _file, count(*) as n from {self.parsed} group by _file"}),
             bad as (select _file, count(*) as n, min(record_no) as first from {self.bad} group by _file)
             select coalesce(p._file, r._file), coalesce(p.n, 0) + coalesce(r.n, 0), coalesce(b.n, 0)
             from parsed as p full join {rejected} as r using (_file) left join bad as b on b._file = coalesce(p._file, r._file)
@@ -262,7 +284,7 @@ class _Batch:
     def drop_parse(self) -> None:
         """Drop the parse tables; the checked records (``ready``, ``bad``) stay for ``store``."""
         self.con.execute(f"drop view if exists {self.kept}")
-        for name in (f"{self.parsed}_rejected", self.parsed, self.rejects, self.scans):
+        for name in (f"{self.parsed}_rejected", f"{self.parsed}_files", self.parsed, self.rejects, self.scans):
             self.con.execute(f"drop table if exists {name}")
 
     def absorb(self, other: "_Batch") -> None:
