@@ -113,6 +113,9 @@ class WarehouseSection(_Section):
     working_file_wait_seconds: float = Field(180.0, ge=0, description=(
         "how long a run waits, at its start, for another process (a reader of the working file) to let "
         "go of it, showing who holds it, before it fails; 0 fails at once"))
+    load_batch_mb: int = Field(256, ge=1, description=(
+        "landed megabytes the load parses and checks at a time: its memory grows with this, not with the "
+        "night (flows/load_batches.py)"))
 
 
 class ScheduleSection(_Section):
@@ -182,6 +185,7 @@ class Config:
     dbt_task_per_node: bool = False
     max_quarantined_per_night: int = 1000
     working_file_wait_seconds: float = 180.0
+    load_batch_mb: int = 256
     alerts: AlertsSection = field(default_factory=AlertsSection)
 
     @property
@@ -422,4 +426,5 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                   schedule_cron=parsed.schedule.cron, schedule_timezone=parsed.schedule.timezone,
                   dbt_task_per_node=parsed.dbt.task_per_node,
                   max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night,
-                  working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds, alerts=alerts)
+                  working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds,
+                  load_batch_mb=parsed.warehouse.load_batch_mb, alerts=alerts)

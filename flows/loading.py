@@ -1,7 +1,10 @@
 """Load landed files into append-only ``raw`` tables, record by record, idempotent by content hash.
 
 Files of one kind (and the same load parameters) are parsed together by DuckDB into temporary
-tables (flows/sources/loadspec.py), one statement for the whole batch. Records that break the record
+tables (flows/sources/loadspec.py), one statement per batch of at most ``warehouse.load_batch_mb``
+landed bytes (flows/load_batches.py): a batch is parsed and checked, its parse tables dropped, before
+the next is parsed, so memory is bounded by a batch (plus the checked records of the partitions
+being stored), not by the night. Records that break the record
 contract go to ``quarantine.<raw_table>`` with the file, the record number, the rule and the
 record's own text; the file's valid records load. A file is refused whole only when it cannot be
 read at all (not JSON, a truncated or changed envelope) or when its share of bad records passes its
@@ -14,7 +17,17 @@ in a refusal.
 A file whose sha256 is already in ``audit.loaded_files`` for its raw table is not loaded again, so
 re-running a night stores nothing twice; it is still recorded in ``audit.landed_files``, the
 observation log by which staging resolves "latest answer wins" (a revision back to an earlier
-answer sticks). Each extracted partition is stored in one transaction.
+answer sticks).
+
+Each extracted partition is stored in one transaction: all of it or nothing of it. Partitions are
+taken in windows of at most one batch of bytes; a window's files are parsed and checked first (no
+transaction is open then: a file DuckDB cannot read fails its own statement, never a partition's
+transaction), then each of its partitions is stored in its own transaction, then the window is
+dropped. A partition larger than a batch (GDELT: one partition of a day's 96 files, or more) is a
+window of its own, parsed in several batches whose checked records (for GDELT only the configured
+pairs' events) accumulate until the partition's one transaction stores them. A failure while a
+window is parsed or stored leaves its partitions as they were; earlier windows' partitions stay
+stored (their own transactions committed), and a re-run skips them by content hash.
 """
 from __future__ import annotations
 
@@ -25,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows import progress
+from flows import load_batches, progress
 from flows.landing import LandedFile
 from flows.sources import load_specs
 from flows.sources.base import ExtractResult
@@ -91,6 +104,10 @@ class _Batch:
     def prepare(self) -> None:
         """Parse, number, check; decide which files are refused; leave good and bad records in tables."""
         self._parse()
+        if self.spec.keep_in_parse:  # the parse's per-file rows: all its records, the first one's _k
+            self.con.execute(f"create or replace temp table {self.parsed}_files as "
+                             f"select _file, _k as first_k, _n as n from {self.parsed} where _n is not null")
+            self.con.execute(f"delete from {self.parsed} where _n is not null")
         if self.spec.csv_rejects:
             self._number_lines()
         self._check()
@@ -120,7 +137,7 @@ class _Batch:
                 self.refused[f.path] = f"the file cannot be read as the source's format ({_first_line(exc)})"
         if not self._exists(self.parsed):  # every file unreadable: an empty table of the right shape
             self.con.execute(f"create temp table {self.parsed} as select null::varchar as _file, null::bigint as _k, "
-                             "null::varchar as _raw, "
+                             "null::varchar as _raw, " + ("null::bigint as _n, " if self.spec.keep_in_parse else "")
                              + ", ".join(f'null::{t} as "{c}"' for c, t in self.spec.columns.items()) + " where false")
 
     def _number_lines(self) -> None:
@@ -139,6 +156,9 @@ class _Batch:
         else:
             rejected = "(select null::varchar as _file, null::bigint as line, null as problem, null as _raw where false)"
         self.con.execute(f"create or replace temp table {self.parsed}_rejected as select * from {rejected}")
+        if self.spec.keep_in_parse:
+            self._number_kept_lines()
+            return
         self.con.execute(f"""
             create or replace temp table {self.parsed} as
             with ordinal as (
@@ -155,6 +175,20 @@ class _Batch:
                 where not exists (select 1 from {self.parsed}_rejected as r where r._file = l._file and r.line = l.line))
             select g.line as record_no, o.* exclude (record_no, _k, _ord)
             from ordinal as o join good as g using (_file, _ord)""")
+
+    def _number_kept_lines(self) -> None:
+        """Only the kept records are parsed (keep_in_parse): the o-th accepted line of a file is line
+        o + the number of rejected lines before it, i.e. of rejected lines r_j (the j-th) with r_j - j < o."""
+        self.con.execute(f"""
+            create or replace temp table {self.parsed} as
+            with rejected as (
+                select _file, line - row_number() over (partition by _file order by line) as accepted_before
+                from {self.parsed}_rejected),
+            ordinal as (
+                select p.*, p._k - f.first_k + 1 as _ord from {self.parsed} as p join {self.parsed}_files as f using (_file))
+            select o._ord + (select count(*) from rejected as r where r._file = o._file and r.accepted_before < o._ord)
+                   as record_no, o.* exclude (record_no, _k, _ord, _n)
+            from ordinal as o""")
 
     def _check(self) -> None:
         keep = f"where {self.sql(self.spec.keep)}" if self.spec.keep else ""
@@ -201,7 +235,8 @@ class _Batch:
         rejected = f"(select _file, count(*) as n from {self.parsed}_rejected group by _file)" if self.spec.csv_rejects \
             else "(select null::varchar as _file, 0 as n where false)"
         totals = self.con.execute(f"""
-            with parsed as (select _file, count(*) as n from {self.parsed} group by _file),
+            with parsed as ({f"select _file, n from {self.parsed}_files" if self.spec.keep_in_parse else
+                             f"select _file, count(*) as n from {self.parsed} group by _file"}),
             bad as (select _file, count(*) as n, min(record_no) as first from {self.bad} group by _file)
             select coalesce(p._file, r._file), coalesce(p.n, 0) + coalesce(r.n, 0), coalesce(b.n, 0)
             from parsed as p full join {rejected} as r using (_file) left join bad as b on b._file = coalesce(p._file, r._file)
@@ -227,8 +262,8 @@ class _Batch:
         values = ", ".join(f'r."{c}"' for c in self.spec.columns)
         con.execute("create or replace temp table _load_meta (path varchar, sha256 varchar, origin varchar, "
                     "synthetic boolean, source varchar)")
-        con.executemany("insert into _load_meta values (?, ?, ?, ?, ?)",
-                        [[f.path, f.sha256, f.origin, f.synthetic, f.source] for f in files])
+        con.execute("insert into _load_meta values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(files)),
+                    [v for f in files for v in (f.path, f.sha256, f.origin, f.synthetic, f.source)])
         now = utcnow()
         loaded = con.execute(f"""
             insert into raw.{table} ({cols})
@@ -246,21 +281,39 @@ class _Batch:
                  on n._file = m.path""", [table, run_id, now])
         return int(loaded), int(quarantined)
 
-    def drop(self) -> None:
-        for name in (self.ready, self.bad, f"{self.parsed}_rejected", self.parsed, self.rejects, self.scans):
-            self.con.execute(f"drop table if exists {name}")
+    def drop_parse(self) -> None:
+        """Drop the parse tables; the checked records (``ready``, ``bad``) stay for ``store``."""
         self.con.execute(f"drop view if exists {self.kept}")
+        for name in (f"{self.parsed}_rejected", f"{self.parsed}_files", self.parsed, self.rejects, self.scans):
+            self.con.execute(f"drop table if exists {name}")
+
+    def absorb(self, other: "_Batch") -> None:
+        """Take over the checked records and verdicts of ``other`` (a later chunk of the same group)."""
+        self.con.execute(f"insert into {self.ready} by name select * from {other.ready}")
+        self.con.execute(f"insert into {self.bad} by name select * from {other.bad}")
+        self.files = [*self.files, *other.files]
+        self.refused.update(other.refused)
+        self.unknown.update(other.unknown)
+
+    def drop(self) -> None:
+        self.drop_parse()
+        for name in (self.ready, self.bad):
+            self.con.execute(f"drop table if exists {name}")
+
+
+_LANDED_COLUMNS = ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes", "sha256", "fetched_at",
+                   "origin", "synthetic", "status", "problem")
 
 
 def _record_landed(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
-    for f in files:
-        d = asdict(f)
-        con.execute("insert into audit.landed_files (run_id, source, kind, path, request_url, http_status, bytes, sha256, "
-                    "fetched_at, origin, synthetic, status, problem, load_params, landed_at) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [*(d[k] for k in ("run_id", "source", "kind", "path", "request_url", "http_status", "bytes",
-                                      "sha256", "fetched_at", "origin", "synthetic", "status", "problem")),
-                     json.dumps(f.load_params, sort_keys=True), utcnow()])
+    """One statement for a partition's files (a GDELT day has 96): not one per file."""
+    if not files:
+        return
+    now = utcnow()
+    rows = [[*(asdict(f)[k] for k in _LANDED_COLUMNS), json.dumps(f.load_params, sort_keys=True), now] for f in files]
+    values = ", ".join(["(" + ", ".join(["?"] * (len(_LANDED_COLUMNS) + 2)) + ")"] * len(rows))
+    con.execute(f"insert into audit.landed_files ({', '.join(_LANDED_COLUMNS)}, load_params, landed_at) "
+                f"values {values}", [v for row in rows for v in row])
 
 
 def _refuse(con: duckdb.DuckDBPyConnection, spec: LoadSpec, f: LandedFile, run_id: str, problem: str) -> None:
@@ -306,7 +359,9 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
     """Record every landed file (rejected ones too); return, per result, the files still to load:
     loadable kinds, not loaded before (same content), each identical answer once."""
     todo: dict[int, list[LandedFile]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set(con.execute(  # loaded before: one look-up for the night, not one per file
+        "select raw_table, sha256 from audit.loaded_files where sha256 in (select unnest(?::varchar[]))",
+        [sorted({f.sha256 for r in results for f in r.files if f.sha256})]).fetchall())
     for i, result in enumerate(results):
         con.execute("begin transaction")
         _record_landed(con, result.files)
@@ -317,8 +372,7 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
             if f.status != "landed" or f.kind not in specs:
                 continue
             key = (specs[f.kind].raw_table, f.sha256)
-            if key in seen or con.execute("select 1 from audit.loaded_files where raw_table = ? and sha256 = ?",
-                                          list(key)).fetchone():
+            if key in seen:
                 report.files_skipped += 1
                 continue
             seen.add(key)
@@ -326,20 +380,42 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
     return todo
 
 
-def _batches(con: duckdb.DuckDBPyConnection, todo: dict[int, list[LandedFile]], specs: dict[str, LoadSpec],
-             run_date: date, shares: dict[str, float], prepared: list[_Batch]) -> dict[str, _Batch]:
-    """Parse and check the files by kind and load parameters (one batch each); file path -> batch."""
+def _groups(files: list[LandedFile], specs: dict[str, LoadSpec]) -> list[tuple[str, list[LandedFile]]]:
+    """Files by kind and load parameters (a non-batching kind: one file each), in a stable order."""
     groups: dict[tuple[str, str], list[LandedFile]] = {}
-    for f in (f for files in todo.values() for f in files):
+    for f in files:
         single = "" if specs[f.kind].batch else f.path
         groups.setdefault((f.kind, json.dumps(f.load_params, sort_keys=True) + single), []).append(f)
-    by_file: dict[str, _Batch] = {}
-    for n, ((kind, _), files) in enumerate(sorted(groups.items())):
-        batch = _Batch(con, n, specs[kind], files, run_date, shares)
-        prepared.append(batch)
-        batch.prepare()
-        by_file.update((f.path, batch) for f in files)
-    return by_file
+    return [(kind, group) for (kind, _), group in sorted(groups.items())]
+
+
+class _Window:
+    """The batches of one window (flows/load_batches.py): parsed and checked chunk by chunk, each
+    chunk's parse tables dropped once its records are checked, so at most one chunk's exist at a time;
+    a group's checked records (and refusals) accumulate in its first chunk's batch."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, specs: dict[str, LoadSpec], run_date: date,
+                 shares: dict[str, float], limit: int, prepared: list[_Batch]) -> None:
+        self.con, self.specs, self.run_date, self.shares, self.limit = con, specs, run_date, shares, limit
+        self.prepared = prepared  # every batch of the load, so that a failure drops them all
+
+    def prepare(self, files: list[LandedFile]) -> dict[str, _Batch]:
+        """Parse and check ``files``; file path -> the batch holding its checked records."""
+        by_file: dict[str, _Batch] = {}
+        for kind, group in _groups(files, self.specs):
+            merged: _Batch | None = None
+            for chunk in load_batches.chunks(group, self.limit):
+                batch = _Batch(self.con, len(self.prepared), self.specs[kind], chunk, self.run_date, self.shares)
+                self.prepared.append(batch)
+                batch.prepare()
+                batch.drop_parse()
+                if merged is None:
+                    merged = batch
+                else:
+                    merged.absorb(batch)
+                    batch.drop()
+            by_file.update((f.path, merged) for f in group)
+        return by_file
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -390,19 +466,28 @@ def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, file
 
 
 def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs: dict[str, LoadSpec] | None = None,
-                 run_date: date | None = None, max_bad_share: dict[str, float] | None = None) -> LoadReport:
+                 run_date: date | None = None, max_bad_share: dict[str, float] | None = None,
+                 batch_bytes: int | None = None) -> LoadReport:
+    """``batch_bytes``: the landed bytes parsed at a time (default load_batches.DEFAULT_BATCH_MB MB)."""
     specs = load_specs() if specs is None else specs
+    limit = batch_bytes or load_batches.DEFAULT_BATCH_MB * load_batches.MB
     report = LoadReport()
     prepared: list[_Batch] = []
+    batches: dict[str, _Batch] = {}
     with connect(db_path) as con:
         try:
             todo = _to_load(con, results, specs, report)
-            batches = _batches(con, todo, specs, run_date or date.today(), max_bad_share or {}, prepared)
+            window = _Window(con, specs, run_date or date.today(), max_bad_share or {}, limit, prepared)
             progress.event("planned", step="load", unit="partitions", total=sum(r.ok for r in results))
-            for i, result in enumerate(results):
-                if result.ok:
-                    _store_partition(con, result, todo.get(i, []), batches, run_id, report)
+            sizes = [(i, sum(f.bytes or 0 for f in todo.get(i, []))) for i, r in enumerate(results) if r.ok]
+            for run in load_batches.windows(sizes, limit):
+                held = len(prepared)
+                batches.update(window.prepare([f for i in run for f in todo.get(i, [])]))
+                for i in run:
+                    _store_partition(con, results[i], todo.get(i, []), batches, run_id, report)
                     progress.event("done", step="load", files=len(todo.get(i, [])))
+                for batch in prepared[held:]:
+                    batch.drop()
             report.notes.extend(_unknown_field_notes(results, todo, batches))
             loaded = {batches[f.path].spec.kind: results[i].source for i, files in todo.items() for f in files}
             for kind, source in sorted(loaded.items()):

@@ -17,7 +17,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows import extract, loading, progress, publish, quarantine, transform, validation
+from flows import extract, load_batches, loading, progress, publish, quarantine, transform, validation
 from flows.config import load_config
 from flows.errors import SourceUnavailable, StorageError
 from flows.paths import find_project
@@ -208,7 +208,8 @@ def extract_task(run: RunContext, source: str, period: str, partitions: list[Par
 @task(name="load", cache_policy=NO_CACHE)
 def load_task(run: RunContext, results: list[ExtractResult]) -> loading.LoadReport:
     shares = {name: run.config.sources[name].max_bad_record_share for name in run.sources}
-    return loading.load_results(run.db, run.run_id, results, run_date=run.run_date, max_bad_share=shares)
+    return loading.load_results(run.db, run.run_id, results, run_date=run.run_date, max_bad_share=shares,
+                                batch_bytes=run.config.load_batch_mb * load_batches.MB)
 
 
 @task(name="dbt build", cache_policy=NO_CACHE)

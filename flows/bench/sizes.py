@@ -21,7 +21,7 @@ SIZES: dict[str, Size] = {s.name: s for s in (
          "6 hours of the full GDELT stream (41.7k events), 30k Comtrade records, the sample night"),
     Size("medium", 2_880, 1_736, 5_000_000, (), True,
          "one month of the full GDELT stream (5.0M events), 5M Comtrade records "
-         "(opt in: ~7 GB on disk; bilateral's Comtrade load peaks near 10 GB RSS)"),
+         "(opt in: ~7 GB on disk; bilateral's load peaks below 2 GB RSS)"),
     Size("large", 34_560, 1_736, 50_000_000, (), True,
          "12 months of the full GDELT stream (60M events), 50M Comtrade records (opt in: ~60 GB on disk)"),
 )}

@@ -20,6 +20,10 @@ A LoadSpec describes one landed kind:
   what the source's format promises (a changed envelope): that file is refused whole.
 - ``keep``: a predicate over parsed rows choosing the records bilateral stores (e.g. GDELT events of the
   configured pairs); records outside it are not errors and are not checked.
+- ``keep_in_parse`` (CSV, with ``keep``): ``parse_sql`` applies ``keep`` itself, so that only the kept
+  records are materialised, and adds one row per file with ``_n`` (the file's parsed records, all of
+  them) and ``_k`` (its first record's ``_k``); the loader numbers lines and counts bad-record shares
+  from those rows.
 - ``natural_key``: the columns that identify a record across answers; duplicates are counted in a note.
 - ``unknown_fields``: a SELECT over ``{parsed}`` (or ``{files}``) returning ``_file, field`` for every
   field a file's records carry that the record contract does not know: a new or a renamed field
@@ -47,6 +51,7 @@ class LoadSpec:
     natural_key: tuple[str, ...] = ()
     unknown_fields: str = ""
     csv_rejects: bool = False
+    keep_in_parse: bool = False
     #: False: parse one file per statement ({file}), for formats whose records refer to per-file code lists
     batch: bool = True
 

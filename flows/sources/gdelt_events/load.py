@@ -59,22 +59,31 @@ def _numeric(column: str, low: float, high: float) -> str:
     """
 
 
+_KEEP = """
+    "Actor1CountryCode" <> "Actor2CountryCode"
+    and list_contains({pairs}, least("Actor1CountryCode", "Actor2CountryCode") || '-'
+                               || greatest("Actor1CountryCode", "Actor2CountryCode"))
+    """
+
 GDELT_EVENT = LoadSpec(
     kind=KIND_EVENT,
     raw_table=KIND_EVENT,
     columns={"record_no": "INTEGER", "source_stream": "VARCHAR", **{c: "VARCHAR" for c in EXPORT_COLUMNS}},
+    # only the kept events (the pair filter below) are materialised with their line's text; one more
+    # row per file counts all its events, for line numbers and bad-record shares (keep_in_parse)
     parse_sql=f"""
-    select filename as _file, null::integer as record_no, row_number() over () as _k, {_LINE} as _raw,
-           {{stream}} as source_stream, * exclude (filename)
-    from {read_export_sql(rejects=True)}
+    with p as materialized (select filename as _file, row_number() over () as _k, * exclude (filename)
+                            from {read_export_sql(rejects=True)})
+    select _file, null::integer as record_no, _k, {_LINE} as _raw, {{stream}} as source_stream,
+           * exclude (_file, _k), null::bigint as _n
+    from p where {_KEEP}
+    union all by name
+    select _file, min(_k) as _k, count(*) as _n from p group by _file
     """,
     csv_rejects=True,
+    keep_in_parse=True,
     # the events bilateral keeps: a configured pair ({{pairs}}, e.g. ['CAN-CHN', ...]) between two countries
-    keep="""
-    "Actor1CountryCode" <> "Actor2CountryCode"
-    and list_contains({pairs}, least("Actor1CountryCode", "Actor2CountryCode") || '-'
-                               || greatest("Actor1CountryCode", "Actor2CountryCode"))
-    """,
+    keep=_KEEP,
     checks=(
         """
         select _file, record_no, 'wrong_type', 'GLOBALEVENTID ' || coalesce(GLOBALEVENTID, 'null') || ' is not an integer'
