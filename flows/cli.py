@@ -296,6 +296,16 @@ def _quiet_prefect_console() -> None:
     logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
 
 
+def _start_local_api(verbose: bool):
+    """Prefect's local API server, started before Prefect is imported (flows/prefect_api.py); None when
+    PREFECT_API_URL names a server (that one is used)."""
+    from flows.prefect_api import start_early_api
+
+    if not verbose:  # the server reads it from its environment (see _quiet_prefect_console)
+        os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+    return start_early_api()
+
+
 def _error_names(cls: type) -> set[str]:
     return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _error_names(sub))}
 
@@ -312,6 +322,7 @@ def cmd_run(args, backfill=None) -> int:
     except ConfigError as exc:
         print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    api = _start_local_api(getattr(args, "verbose", False))  # boots while the flow modules import
     from flows.errors import BilateralError, RunLocked
     from flows.nightly import RunFailed, nightly
 
@@ -337,6 +348,8 @@ def cmd_run(args, backfill=None) -> int:
     progress.event("note", text=f"starting the {'backfill' if backfill else 'nightly'} run: mode {mode}, warehouse "
                                 f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
     try:
+        if api is not None:
+            api.wait()
         summary = start()
     except RunFailed as exc:
         _print_summary(exc.summary)
@@ -480,9 +493,10 @@ def cmd_benchmark(args) -> int:
         print(f"bilateral: benchmark --nights {args.nights}: give 1 or more nights", file=sys.stderr)
         return EXIT_CONFIG
     config = _load_config(args)
+    api = _start_local_api(verbose=True)  # as `bilateral run` does: booting while the flow modules import
     from flows.benchmark import run_benchmark
 
-    return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights)
+    return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights, api=api)
 
 
 def cmd_bench(args) -> int:

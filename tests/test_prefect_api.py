@@ -1,0 +1,76 @@
+"""The local Prefect API a `bilateral run` starts before importing Prefect (flows/prefect_api.py)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from flows.prefect_api import EarlyApi, start_early_api
+from flows.prefect_server import answers
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_configured_api_url_is_used_and_nothing_is_started(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
+    assert start_early_api() is None
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:1/api"
+
+
+def test_a_server_that_ends_before_answering_hands_over_to_prefects_own(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+    class Broken(EarlyApi):
+        def command(self):
+            return [sys.executable, "-c", "raise SystemExit(3)"]
+
+    api = Broken().start()
+    assert os.environ["PREFECT_API_URL"] == api.api_url
+    assert api.wait(timeout=30) is False
+    assert "PREFECT_API_URL" not in os.environ  # Prefect starts its temporary server as without EarlyApi
+    assert api.process is None
+
+
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    import flows
+    from flows.prefect_api import start_early_api
+    api = start_early_api()
+    from prefect import flow, task
+
+    @task
+    def double(x):
+        return 2 * x
+
+    @flow
+    def probe():
+        return double.submit(21).result()
+
+    ready = api.wait()
+    result = probe()
+    url = api.api_url
+    api.stop()
+    from flows.prefect_server import answers
+    print(json.dumps({"ready": ready, "result": result, "url": url, "answers_after_stop": answers(url, 1.0) is None,
+                      "server_imported": "prefect.server.api.server" in sys.modules}))
+""")
+
+
+@pytest.mark.slow
+def test_a_flow_runs_on_the_early_api_and_this_process_never_imports_the_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PYTHONPATH=PROJECT_ROOT)
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ready"] is True
+    assert out["result"] == 42
+    assert out["url"].startswith("http://127.0.0.1:")
+    assert out["answers_after_stop"] is False  # stopped: nothing left listening
+    assert out["server_imported"] is False
+    assert answers(out["url"], 1.0) is not None
