@@ -74,3 +74,25 @@ def test_a_flow_runs_on_the_early_api_and_this_process_never_imports_the_server(
     assert out["answers_after_stop"] is False  # stopped: nothing left listening
     assert out["server_imported"] is False
     assert answers(out["url"], 1.0) is not None
+
+
+EXIT_PROBE = textwrap.dedent("""
+    import atexit, sys
+    from pathlib import Path
+    from flows.cli import _exit_now
+    atexit.register(lambda: Path(sys.argv[1]).write_text("ran"))
+    print("the summary, unflushed", end="")
+    sys.stderr.write("a last progress line")
+    _exit_now(5)
+    print("never printed")
+""")
+
+
+def test_a_night_command_ends_at_once_with_its_output_flushed_and_exit_handlers_run(tmp_path):
+    marker = tmp_path / "atexit"
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(marker)], capture_output=True, text=True,
+                          timeout=60, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": PROJECT_ROOT})
+    assert done.returncode == 5
+    assert done.stdout == "the summary, unflushed"
+    assert done.stderr == "a last progress line"
+    assert marker.read_text() == "ran"  # e.g. the local API server's stop, Prefect's workers, logging.shutdown
