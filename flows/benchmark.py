@@ -3,8 +3,9 @@
 Runs the nightly flow on the bundled sample in a scratch warehouse (the real one is untouched)
 and prints, per step, seconds and the peak resident memory of this process plus its children
 (Prefect's temporary API server is a child process) sampled every 100 ms. "Prefect start-up"
-is everything between calling the flow and the flow body starting (ephemeral API server start,
-flow-run bookkeeping), shown apart from the data work as orchestration overhead.
+is everything between calling the flow and the flow body starting (waiting for the local API server
+the CLI started before importing Prefect, flow-run bookkeeping), shown apart from the data work as
+orchestration overhead.
 
 ``--nights N`` runs the same sample night N times in the one scratch warehouse (same run date): the
 first builds everything, the later ones find nothing new upstream and take the incremental path
@@ -14,6 +15,7 @@ seconds of this process per step are printed beside them (less sensitive to a bu
 from __future__ import annotations
 
 import os
+import sys
 import shutil
 import tempfile
 import threading
@@ -93,7 +95,9 @@ class MemorySampler:
         return inside[-1] - inside[0] if len(inside) > 1 else 0.0
 
 
-def run_benchmark(config: Config, args, process_start: float, keep: bool = False, nights: int = 1) -> int:
+def run_benchmark(config: Config, args, process_start: float, keep: bool = False, nights: int = 1, api=None) -> int:
+    """``api``: the local Prefect API the CLI started at once (flows/prefect_api.py); the first night's
+    start-up includes waiting for it."""
     t0 = time.perf_counter()
     from flows.nightly import RunFailed, nightly  # imports Prefect, prefect-dbt
 
@@ -106,6 +110,12 @@ def run_benchmark(config: Config, args, process_start: float, keep: bool = False
             run_date = None
             for _ in range(max(1, nights)):
                 called = time.time()
+                if api is not None:
+                    if not api.wait():
+                        print(f"bilateral: benchmark: Prefect's local API server did not start at {api.api_url} "
+                              "(its lines are above); set PREFECT_API_URL to a running Prefect server", file=sys.stderr)
+                        return 1
+                    api = None
                 try:
                     summary = nightly(mode="sample", config_path=str(config.path), overrides=overrides, run_date=run_date)
                 except RunFailed as exc:
@@ -137,7 +147,7 @@ def run_benchmark(config: Config, args, process_start: float, keep: bool = False
         for i, s in enumerate(summaries):
             print(f"night {i + 1}: rows landed {sum(s.rows_landed.values())}, loaded {sum(s.rows_loaded.values())}, "
                   f"published tables {len(s.tables)}" + (", published content unchanged" if s.publish_unchanged else ""))
-        print("target: under 60 s a night on a 2-core machine")
+        print("target: under 30 s a night on a 2-core machine, Prefect start-up + wrap-up <= 5 s")
         return 0 if all(s.status == "success" for s in summaries) else 1
     finally:
         if keep:

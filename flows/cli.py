@@ -296,6 +296,16 @@ def _quiet_prefect_console() -> None:
     logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
 
 
+def _start_local_api(verbose: bool):
+    """Prefect's local API server, started before Prefect is imported (flows/prefect_api.py); None when
+    PREFECT_API_URL names a server (that one is used)."""
+    from flows.prefect_api import start_early_api
+
+    if not verbose:  # the server reads it from its environment (see _quiet_prefect_console)
+        os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+    return start_early_api()
+
+
 def _error_names(cls: type) -> set[str]:
     return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _error_names(sub))}
 
@@ -312,6 +322,7 @@ def cmd_run(args, backfill=None) -> int:
     except ConfigError as exc:
         print(f"bilateral: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    api = _start_local_api(getattr(args, "verbose", False))  # boots while the flow modules import
     from flows.errors import BilateralError, RunLocked
     from flows.nightly import RunFailed, nightly
 
@@ -336,6 +347,12 @@ def cmd_run(args, backfill=None) -> int:
     view = _progress_view(getattr(args, "progress", "auto"), getattr(args, "verbose", False))
     progress.event("note", text=f"starting the {'backfill' if backfill else 'nightly'} run: mode {mode}, warehouse "
                                 f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
+    if api is not None and not api.wait():
+        # Prefect's settings were read at its import, with this server's address: no handing over now
+        print(f"bilateral: Prefect's local API server did not start (it ended or did not answer at {api.api_url} "
+              f"within {api.waited:.0f} s; its own lines are above). Nothing was fetched or loaded; run again with "
+              "--verbose to see its log, or set PREFECT_API_URL to a running Prefect server", file=sys.stderr)
+        return EXIT_FAILED
     try:
         summary = start()
     except RunFailed as exc:
@@ -480,9 +497,10 @@ def cmd_benchmark(args) -> int:
         print(f"bilateral: benchmark --nights {args.nights}: give 1 or more nights", file=sys.stderr)
         return EXIT_CONFIG
     config = _load_config(args)
+    api = _start_local_api(verbose=True)  # as `bilateral run` does: booting while the flow modules import
     from flows.benchmark import run_benchmark
 
-    return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights)
+    return run_benchmark(config, args, _T_START, keep=args.keep, nights=args.nights, api=api)
 
 
 def cmd_bench(args) -> int:
@@ -625,7 +643,35 @@ def main(argv: list[str] | None = None) -> int:
                "sql": cmd_sql, "benchmark": cmd_benchmark, "serve": cmd_serve, "schedule": cmd_schedule,
                "new-source": cmd_new_source, "quarantine": cmd_quarantine, "alerts": cmd_alerts,
                "report": cmd_report, "docs": cmd_docs, "bench": cmd_bench}[args.command]
-    return handler(args)
+    code = handler(args)
+    if argv is None and args.command in NIGHT_COMMANDS:
+        _exit_now(code)
+    return code
+
+
+#: commands that run a night: their process ends right after its last line (see _exit_now)
+NIGHT_COMMANDS = ("run", "backfill", "benchmark")
+
+
+def _exit_now(code: int) -> None:
+    """End the process once the run is over and said so: output flushed, exit handlers run (Prefect's
+    log and event workers, the local API server stopped, logging shut down), then no interpreter
+    teardown, which after a night (dbt, GX, pandas, DuckDB loaded) took seconds of tearing down modules
+    and objects nobody reads again. Only as the command line (``main()`` without argv), never in-process."""
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
