@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -26,8 +27,17 @@ from flows.errors import BilateralError
 CASE_GROUPS = ("load", "dlt", "night", "serve", "transform", "validate")  # dlt: the load cases' dlt rows
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 class BenchFailed(BilateralError):
     """A measured variant failed or two variants did not produce the same output."""
+
+
+def error_line(stderr: str) -> str:
+    """The exception line of a child's traceback (the last ``SomethingError: ...`` line)."""
+    found = re.findall(r"^[A-Za-z_.]*(?:Error|Exception|Failed): .*$", stderr, flags=re.MULTILINE)
+    return found[-1] if found else (stderr.strip().splitlines() or ["no message"])[-1]
 
 
 @dataclass
@@ -75,28 +85,38 @@ class Runner:
         self.work, self.repeat, self.dlt_python, self.log = work, repeat, dlt_python, log
         self._n = 0
 
+    module = "flows.bench.variants"  # the child processes' module (python -m MODULE VARIANT WORK FILESET)
+    case = ""  # named in a failed variant's message, e.g. "case transform: "
+
+    def command(self, variant: str, scratch: Path, fileset: Path | None) -> tuple[list[str], dict]:
+        """The child's argv and environment (the dlt variants may run under another interpreter)."""
+        is_dlt = variant.startswith("dlt_")
+        python = (self.dlt_python or sys.executable) if is_dlt else sys.executable
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if is_dlt:
+            from flows.sources.gdelt_events.load import EXPORT_COLUMNS
+
+            env["BILATERAL_BENCH_GDELT_COLUMNS"] = json.dumps(EXPORT_COLUMNS)
+        module = "flows.bench.dlt_load" if is_dlt else self.module
+        return [python, "-m", module, variant, str(scratch), str(fileset) if fileset else "-"], env
+
+    def describe(self, result: dict) -> str:
+        return f"{result['rows_out']:,} rows out"
+
     def child(self, variant: str, fileset: Path | None) -> dict:
         """One run of a variant in a fresh child process and a fresh scratch directory."""
         self._n += 1
         scratch = self.work / "runs" / f"{self._n:03d}-{variant}"
         shutil.rmtree(scratch, ignore_errors=True)
-        is_dlt = variant.startswith("dlt_")
-        python = (self.dlt_python or sys.executable) if is_dlt else sys.executable
-        module = "flows.bench.dlt_load" if is_dlt else "flows.bench.variants"
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        if is_dlt:
-            from flows.sources.gdelt_events.load import EXPORT_COLUMNS
-
-            env["BILATERAL_BENCH_GDELT_COLUMNS"] = json.dumps(EXPORT_COLUMNS)
+        argv, env = self.command(variant, scratch, fileset)
         t0 = time.perf_counter()
-        out = subprocess.run([python, "-m", module, variant, str(scratch), str(fileset) if fileset else "-"],
-                             capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2])
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
         if out.returncode != 0:
-            raise BenchFailed(f"bench: variant {variant} failed (exit {out.returncode}) in {scratch}:\n"
-                              + out.stderr.strip()[-2000:])
+            raise BenchFailed(f"bench: {self.case}variant {variant} failed (exit {out.returncode}) in {scratch}: "
+                              f"{error_line(out.stderr)}\n" + out.stderr.strip()[-2000:])
         result = json.loads(out.stdout.strip().splitlines()[-1])
         self.log(f"  {variant:<22} {result['seconds']:8.2f} s  (child {time.perf_counter() - t0:.1f} s, "
-                 f"{result['rows_out']:,} rows out, peak RSS {result['peak_rss_mb']:.0f} MB)")
+                 f"{self.describe(result)}, peak RSS {result['peak_rss_mb']:.0f} MB)")
         shutil.rmtree(scratch, ignore_errors=True)
         return result
 

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,25 +44,12 @@ SELECT_BY_SIZE = {"tiny": ["--select", "+path:models/marts/trade", "+relations_d
 class TransformRunner(Runner):
     """Runner whose children are flows.bench.transform_variants, all on one prepared folder."""
 
-    def child(self, variant: str, prepared: Path | None) -> dict:
-        self._n += 1
-        t0 = time.perf_counter()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        out = subprocess.run([sys.executable, "-m", "flows.bench.transform_variants", variant, "-", str(prepared)],
-                             capture_output=True, text=True, env=env, cwd=ROOT)
-        if out.returncode != 0:
-            raise BenchFailed(f"bench: case transform: variant {variant} failed (exit {out.returncode}) on {prepared}: "
-                              f"{_error_line(out.stderr)}\n" + out.stderr.strip()[-2000:])
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        self.log(f"  {variant:<22} {result['seconds']:8.2f} s  (child {time.perf_counter() - t0:.1f} s, "
-                 f"{result['rows_out']:,} rows out, peak RSS {result['peak_rss_mb']:.0f} MB)")
-        return result
+    module = "flows.bench.transform_variants"
+    case = "case transform: "
 
-
-def _error_line(stderr: str) -> str:
-    """The exception line of a child's traceback (the last ``SomethingError: ...`` line)."""
-    found = re.findall(r"^[A-Za-z_.]*(?:Error|Exception|Failed): .*$", stderr, flags=re.MULTILINE)
-    return found[-1] if found else (stderr.strip().splitlines() or ["no message"])[-1]
+    def command(self, variant: str, scratch: Path, prepared: Path | None) -> tuple[list[str], dict]:
+        return ([sys.executable, "-m", self.module, variant, "-", str(prepared)],
+                {**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def compare_marts(case: str, label: str, marts: dict[str, list], ref_label: str, ref: dict[str, list],

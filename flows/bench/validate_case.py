@@ -196,20 +196,14 @@ def main(argv: list[str]) -> int:
 class ValidateRunner(Runner):
     """The suite's runner, with this module's child processes."""
 
-    def child(self, variant: str, fileset: Path | None) -> dict:
-        self._n += 1
-        scratch = self.work / "runs" / f"{self._n:03d}-{variant}"
-        shutil.rmtree(scratch, ignore_errors=True)
-        out = subprocess.run([sys.executable, "-m", "flows.bench.validate_case", variant, str(scratch), str(fileset)],
-                             capture_output=True, text=True, env=_env(), cwd=PROJECT)
-        if out.returncode != 0:
-            raise BenchFailed(f"bench: validate: variant {variant} failed (exit {out.returncode}) in {scratch}:\n"
-                              + out.stderr.strip()[-2000:])
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        self.log(f"  {variant:<22} {result['seconds']:8.2f} s  ({sum(map(len, result['failed'].values()))} failed "
-                 f"expectations, peak RSS {result['peak_rss_mb']:.0f} MB)")
-        shutil.rmtree(scratch, ignore_errors=True)
-        return result
+    module = "flows.bench.validate_case"
+    case = "validate: "
+
+    def command(self, variant: str, scratch: Path, fileset: Path | None) -> tuple[list[str], dict]:
+        return [sys.executable, "-m", self.module, variant, str(scratch), str(fileset)], _env()
+
+    def describe(self, result: dict) -> str:
+        return f"{sum(map(len, result['failed'].values()))} failed expectations"
 
 
 def disagreement(gx: dict[str, list[str]], sql: dict[str, list[str]]) -> list[str]:
