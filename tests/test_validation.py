@@ -633,3 +633,8 @@ def test_the_batch_holds_only_the_columns_the_expectations_name(db, tmp_path):
     quarantined = SuiteSpec("q", "select 'f' as _landed_file, 1 as record_no, * from marts.t", SUITE[:1], tmp_path,
                             quarantine="t")
     assert batch_columns(quarantined) == {"_landed_file", "record_no", "rate"}
+    conditional = SuiteSpec("c", "select * from marts.t", [
+        {"type": "expect_column_values_to_not_be_null",
+         "kwargs": {"column": "rate", "row_condition": 'wide=="not checked"', "condition_parser": "pandas"}}], tmp_path)
+    assert batch_columns(conditional) is None, "a row condition may name a column no kwarg names"
+    assert validate(db, "r1", tmp_path / "gx", [conditional]).success
