@@ -149,7 +149,39 @@ def sample_night(work: Path, fs: FileSet | None) -> dict:
             "rows_out": sum(summary.rows_loaded.values()), "digest": ""}
 
 
-VARIANTS = {f.__name__: f for f in (bilateral_gdelt, bare_gdelt, bilateral_comtrade, bare_comtrade, sample_night)}
+def sample_night_cli(work: Path, fs: FileSet | None) -> dict:
+    """``bilateral run --sample`` as a scheduled night runs it (its own process: the local API server
+    started before Prefect is imported, the exit right after the last line), in a scratch warehouse;
+    the steps' windows from its audit.run_steps."""
+    import subprocess
+
+    import duckdb
+
+    wh = work / "wh"
+    called = time.time()
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--sample", "--date", RUN_DATE.isoformat(),
+                           "--set", f"warehouse.dir={wh}", "--progress", "off"], capture_output=True, text=True)
+    returned = time.time()
+    con = duckdb.connect(str(wh / "bilateral.duckdb"), read_only=True)
+    try:
+        steps = con.execute("""select step, epoch(started_at), seconds from audit.run_steps
+            where run_id = (select max(run_id) from audit.run_steps) and source is null and step <> 'flow_total'
+            order by started_at""").fetchall()
+        rows = con.execute("select coalesce(sum(rows), 0) from audit.run_steps where step = 'load' and source is null"
+                           ).fetchone()[0]
+    finally:
+        con.close()
+    if not steps:
+        raise RuntimeError(f"the sample night recorded no steps (exit {done.returncode}): {done.stderr.strip()[-1000:]}")
+    data = sum(seconds for _, _, seconds in steps)
+    return {"seconds": returned - called, "baseline_seconds": data,
+            "status": "success" if done.returncode == 0 else f"failed (exit {done.returncode})",
+            "startup_s": steps[0][1] - called, "wrapup_s": returned - (steps[-1][1] + steps[-1][2]),
+            "steps": {name: round(seconds, 2) for name, _, seconds in steps}, "rows_out": int(rows), "digest": ""}
+
+
+VARIANTS = {f.__name__: f for f in (bilateral_gdelt, bare_gdelt, bilateral_comtrade, bare_comtrade, sample_night,
+                                    sample_night_cli)}
 
 
 def main(argv: list[str]) -> int:
