@@ -30,6 +30,11 @@ CASE_GROUPS = ("load", "dlt", "night", "serve", "transform", "validate")  # dlt:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a measured child process: this one's, with the project importable."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 class BenchFailed(BilateralError):
     """A measured variant failed or two variants did not produce the same output."""
 
@@ -92,7 +97,7 @@ class Runner:
         """The child's argv and environment (the dlt variants may run under another interpreter)."""
         is_dlt = variant.startswith("dlt_")
         python = (self.dlt_python or sys.executable) if is_dlt else sys.executable
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = child_env()
         if is_dlt:
             from flows.sources.gdelt_events.load import EXPORT_COLUMNS
 

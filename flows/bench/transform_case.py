@@ -18,7 +18,6 @@ once, untimed, by flows/bench/transform_data.py):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -27,10 +26,9 @@ from pathlib import Path
 
 from flows.bench import generate
 from flows.bench.sizes import Size
-from flows.bench.suite import BenchFailed, Measured, Row, Runner
+from flows.bench.suite import BenchFailed, Measured, Row, Runner, child_env
 from flows.bench.transform_data import next_night_files
 
-ROOT = Path(__file__).resolve().parents[2]
 TRADE_MODELS = ("stg_comtrade__", "int_trade__", "trade_", "dim_country", "dim_product")
 RECONCILIATION = ("int_trade__mirror_observations", "int_trade__cif_margins", "int_trade__reporter_reliability",
                   "int_trade__reconciled_flows", "trade_reconciled")
@@ -48,8 +46,7 @@ class TransformRunner(Runner):
     case = "case transform: "
 
     def command(self, variant: str, scratch: Path, prepared: Path | None) -> tuple[list[str], dict]:
-        return ([sys.executable, "-m", self.module, variant, "-", str(prepared)],
-                {**os.environ, "PYTHONPATH": str(ROOT)})
+        return [sys.executable, "-m", self.module, variant, "-", str(prepared)], child_env()
 
 
 def compare_marts(case: str, label: str, marts: dict[str, list], ref_label: str, ref: dict[str, list],

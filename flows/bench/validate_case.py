@@ -25,12 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from flows.bench.suite import BenchFailed, Row, Runner
+from flows.bench.suite import ROOT, BenchFailed, Row, Runner, child_env
 
 SCALE = 10
 TARGET = 2.0  # GX at most twice the plain SQL checks
 TINY_SUITES = ("raw_gdelt_events", "raw_comtrade")
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 # ---- the warehouse at the bench size -------------------------------------------------------------
@@ -58,18 +57,12 @@ def _night_warehouse(work: Path) -> Path:
         return db
     shutil.rmtree(scratch, ignore_errors=True)
     out = subprocess.run([sys.executable, "-m", "flows.bench.variants", "sample_night", str(scratch), "-"],
-                         capture_output=True, text=True, cwd=PROJECT, env=_env())
+                         capture_output=True, text=True, cwd=ROOT, env=child_env())
     if out.returncode != 0 or not db.exists():
         raise BenchFailed(f"bench: validate: the sample night did not build a warehouse in {scratch} "
                           f"(exit {out.returncode}):\n{out.stderr.strip()[-2000:]}\nrun `bilateral run --sample` to see why")
     (scratch / "built").write_text("")
     return db
-
-
-def _env() -> dict:
-    import os
-
-    return {**os.environ, "PYTHONPATH": str(PROJECT)}
 
 
 def _latest_run(db: Path) -> str:
@@ -200,7 +193,7 @@ class ValidateRunner(Runner):
     case = "validate: "
 
     def command(self, variant: str, scratch: Path, fileset: Path | None) -> tuple[list[str], dict]:
-        return [sys.executable, "-m", self.module, variant, str(scratch), str(fileset)], _env()
+        return [sys.executable, "-m", self.module, variant, str(scratch), str(fileset)], child_env()
 
     def describe(self, result: dict) -> str:
         return f"{sum(map(len, result['failed'].values()))} failed expectations"
