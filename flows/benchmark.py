@@ -111,9 +111,12 @@ def run_benchmark(config: Config, args, process_start: float, keep: bool = False
             for _ in range(max(1, nights)):
                 called = time.time()
                 if api is not None:
-                    if not api.wait():
-                        print(f"bilateral: benchmark: Prefect's local API server did not start at {api.api_url} "
-                              "(its lines are above); set PREFECT_API_URL to a running Prefect server", file=sys.stderr)
+                    from flows.prefect_api import ApiNotStarted
+
+                    try:
+                        api.require()
+                    except ApiNotStarted as exc:
+                        print(f"bilateral: benchmark: {exc}", file=sys.stderr)
                         return 1
                     api = None
                 try:

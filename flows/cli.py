@@ -347,13 +347,9 @@ def cmd_run(args, backfill=None) -> int:
     view = _progress_view(getattr(args, "progress", "auto"), getattr(args, "verbose", False))
     progress.event("note", text=f"starting the {'backfill' if backfill else 'nightly'} run: mode {mode}, warehouse "
                                 f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
-    if api is not None and not api.wait():
-        # Prefect's settings were read at its import, with this server's address: no handing over now
-        print(f"bilateral: Prefect's local API server did not start (it ended or did not answer at {api.api_url} "
-              f"within {api.waited:.0f} s; its own lines are above). Nothing was fetched or loaded; run again with "
-              "--verbose to see its log, or set PREFECT_API_URL to a running Prefect server", file=sys.stderr)
-        return EXIT_FAILED
     try:
+        if api is not None:
+            api.require()
         summary = start()
     except RunFailed as exc:
         _print_summary(exc.summary)

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from flows.errors import BilateralError
 from flows.prefect_server import _die_with_parent, answers, free_port
 
 #: Prefect's own environment for its temporary server (prefect.server.api.server.SubprocessASGIServer)
@@ -35,6 +36,10 @@ SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREF
 def _prefect_parent() -> str:
     spec = importlib.util.find_spec("prefect")  # finds the package without importing it
     return str(Path(spec.origin).parent.parent)
+
+
+class ApiNotStarted(BilateralError):
+    """The early local API server ended or did not answer; Prefect has read its address already."""
 
 
 class EarlyApi:
@@ -82,6 +87,15 @@ class EarlyApi:
         if os.environ.get("PREFECT_API_URL") == self.api_url:
             del os.environ["PREFECT_API_URL"]
         return False
+
+    def require(self) -> None:
+        """wait(), and raise ApiNotStarted when the server did not come up (Prefect, imported while it
+        booted, has read its address: there is nothing to hand over to)."""
+        if not self.wait():
+            raise ApiNotStarted(
+                f"Prefect's local API server did not start (it ended or did not answer at {self.api_url} within "
+                f"{self.waited:.0f} s; its own lines are above). Nothing was fetched or loaded; run again with "
+                "--verbose to see its log, or set PREFECT_API_URL to a running Prefect server")
 
     def stop(self) -> None:
         proc, self.process = self.process, None
