@@ -2,8 +2,8 @@
 
 - A *window* is a run of consecutive partitions (extract results, in their order) whose files to load
   total at most ``limit`` landed bytes; a partition larger than ``limit`` is a window of its own.
-  The loader parses and checks a window's files, stores each of its partitions in that partition's
-  own transaction, and drops everything of the window before it starts the next one.
+  The loader parses and checks a window's files, stores its partitions in one transaction (each
+  partition whole or not at all), and drops everything of the window before it starts the next one.
 - Inside a window, files of one kind and one set of load parameters form a *group*; a group is
   parsed in *chunks* of at most ``limit`` bytes (a file is never split: one file above the limit is a
   chunk of its own). Only an oversized partition has groups of several chunks.

@@ -19,15 +19,15 @@ re-running a night stores nothing twice; it is still recorded in ``audit.landed_
 observation log by which staging resolves "latest answer wins" (a revision back to an earlier
 answer sticks).
 
-Each extracted partition is stored in one transaction: all of it or nothing of it. Partitions are
-taken in windows of at most one batch of bytes; a window's files are parsed and checked first (no
-transaction is open then: a file DuckDB cannot read fails its own statement, never a partition's
-transaction), then each of its partitions is stored in its own transaction, then the window is
-dropped. A partition larger than a batch (GDELT: one partition of a day's 96 files, or more) is a
-window of its own, parsed in several batches whose checked records (for GDELT only the configured
-pairs' events) accumulate until the partition's one transaction stores them. A failure while a
-window is parsed or stored leaves its partitions as they were; earlier windows' partitions stay
-stored (their own transactions committed), and a re-run skips them by content hash.
+Each extracted partition is stored whole or not at all. Partitions are taken in windows of at most
+one batch of bytes; a window's files are parsed and checked first (no transaction is open then: a
+file DuckDB cannot read fails its own statement, never a partition's transaction), then the window's
+partitions are stored in one transaction (all of them or none), then the window is dropped. A
+partition larger than a batch (GDELT: one partition of a day's 96 files, or more) is a window of its
+own, parsed in several batches whose checked records (for GDELT only the configured pairs' events)
+accumulate until its window's transaction stores them. A failure while a window is parsed or
+stored leaves its partitions as they were; earlier windows' partitions stay
+stored (their transactions committed), and a re-run skips them by content hash.
 """
 from __future__ import annotations
 
@@ -86,13 +86,13 @@ class _Batch:
                  run_date: date, shares: dict[str, float]) -> None:
         self.con, self.spec, self.files, self.run_date, self.shares = con, spec, files, run_date, shares
         self.parsed, self.kept, self.bad, self.ready = (f"_load_{n}_{x}" for x in ("parsed", "kept", "bad", "ready"))
-        self.rejects, self.scans = f"_load_{n}_rejects", f"_load_{n}_scans"
+        self.rejects, self.scans, self.split = f"_load_{n}_rejects", f"_load_{n}_scans", f"_load_{n}_split"
         self.refused: dict[str, str] = {}  # file -> why
         self.unknown: dict[str, list[str]] = {}  # file -> fields its records carry that the contract does not know
 
     def sql(self, text: str, files: list[LandedFile] | None = None) -> str:
         files = files if files is not None else self.files
-        text = (text.replace("{parsed}", self.kept).replace("{rejects}", f"'{self.rejects}'")
+        text = (text.replace("{parsed}", self.kept).replace("{split}", self.split).replace("{rejects}", f"'{self.rejects}'")
                 .replace("{rejects_scan}", f"'{self.scans}'")
                 .replace("{files}", literal([f.path for f in files]))
                 .replace("{file}", literal(files[0].path) if files else "''"))
@@ -119,20 +119,25 @@ class _Batch:
             select _file, {cols} from {self.kept} as k
             where not exists (select 1 from {self.bad} as b where b._file = k._file and b.record_no = k.record_no)""")
 
+    def _parse_files(self, files: list[LandedFile], create: bool) -> None:
+        """``parse_sql`` over ``files`` (after ``split_sql``, when the spec has one) into the parse table."""
+        if self.spec.split_sql:
+            self.con.execute(f"create or replace temp table {self.split} as {self.sql(self.spec.split_sql, files)}")
+        body = self.sql(self.spec.parse_sql, files)
+        self.con.execute(f"create or replace temp table {self.parsed} as {body}" if create else
+                         f"insert into {self.parsed} {body}")
+        self.con.execute(f"drop table if exists {self.split}")
+
     def _parse(self) -> None:
         try:
-            self.con.execute(f"create or replace temp table {self.parsed} as {self.sql(self.spec.parse_sql)}")
+            self._parse_files(self.files, create=True)
             return
         except duckdb.Error:
             pass  # a file DuckDB cannot read: parse one by one to name it and keep the others
         self.con.execute(f"drop table if exists {self.parsed}")
         for f in self.files:
             try:
-                body = self.sql(self.spec.parse_sql, [f])
-                if self._exists(self.parsed):
-                    self.con.execute(f"insert into {self.parsed} {body}")
-                else:
-                    self.con.execute(f"create temp table {self.parsed} as {body}")
+                self._parse_files([f], create=not self._exists(self.parsed))
             except duckdb.Error as exc:
                 self.refused[f.path] = f"the file cannot be read as the source's format ({_first_line(exc)})"
         if not self._exists(self.parsed):  # every file unreadable: an empty table of the right shape
@@ -193,12 +198,16 @@ class _Batch:
     def _check(self) -> None:
         keep = f"where {self.sql(self.spec.keep)}" if self.spec.keep else ""
         self.con.execute(f"create or replace temp view {self.kept} as select * from {self.parsed} {keep}")
-        for check in self.spec.file_checks:
+        files = self.files
+        if self.spec.file_checks_if_empty:
+            with_records = {r[0] for r in self.con.execute(f"select distinct _file from {self.parsed}").fetchall()}
+            files = [f for f in self.files if f.path not in with_records]
+        for check in self.spec.file_checks if files else ():
             try:
-                for path, problem in self.con.execute(self.sql(check)).fetchall():
+                for path, problem in self.con.execute(self.sql(check, files)).fetchall():
                     self.refused.setdefault(path, f"changed format: {problem}")
             except duckdb.Error as exc:
-                for f in self.files:
+                for f in files:
                     self.refused.setdefault(f.path, f"the file's format cannot be checked ({_first_line(exc)})")
         parts = [f"select * from ({self.sql(check)}) as c(_file, record_no, rule, problem)" for check in self.spec.checks]
         union = " union all ".join(parts) or \
@@ -284,7 +293,7 @@ class _Batch:
     def drop_parse(self) -> None:
         """Drop the parse tables; the checked records (``ready``, ``bad``) stay for ``store``."""
         self.con.execute(f"drop view if exists {self.kept}")
-        for name in (f"{self.parsed}_rejected", f"{self.parsed}_files", self.parsed, self.rejects, self.scans):
+        for name in (f"{self.parsed}_rejected", f"{self.parsed}_files", self.parsed, self.rejects, self.scans, self.split):
             self.con.execute(f"drop table if exists {name}")
 
     def absorb(self, other: "_Batch") -> None:
@@ -362,10 +371,11 @@ def _to_load(con: duckdb.DuckDBPyConnection, results: list[ExtractResult], specs
     seen: set[tuple[str, str]] = set(con.execute(  # loaded before: one look-up for the night, not one per file
         "select raw_table, sha256 from audit.loaded_files where sha256 in (select unnest(?::varchar[]))",
         [sorted({f.sha256 for r in results for f in r.files if f.sha256})]).fetchall())
-    for i, result in enumerate(results):
-        con.execute("begin transaction")
+    con.execute("begin transaction")  # one commit for the night's observations, not one per partition
+    for result in results:
         _record_landed(con, result.files)
-        con.execute("commit")
+    con.execute("commit")
+    for i, result in enumerate(results):
         if not result.ok:
             continue
         for f in result.files:
@@ -425,44 +435,60 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def _store_partition(con: duckdb.DuckDBPyConnection, result: ExtractResult, files: list[LandedFile],
-                     batches: dict[str, _Batch], run_id: str, report: LoadReport) -> None:
-    """One partition in one transaction: its files' records (or their refusal) and its state."""
+def _store_window(con: duckdb.DuckDBPyConnection, parts: list[tuple[ExtractResult, list[LandedFile]]],
+                  batches: dict[str, _Batch], run_id: str, report: LoadReport) -> None:
+    """A window's partitions in one transaction: each partition's files' records (or their refusal) and
+    its state, all of them or none. One insert per batch for the window's files, and one commit: a
+    commit per small partition (a Comtrade reporter-year) wrote each one through the WAL."""
     marker("load:partition")
+    loaded: dict[str, int] = {}
+    quarantined: dict[str, int] = {}
     con.execute("begin transaction")
     try:
         by_batch: dict[int, list[LandedFile]] = {}
-        for f in files:
-            batch = batches[f.path]
-            if f.path in batch.refused:
-                _refuse(con, batch.spec, f, run_id, batch.refused[f.path])
-            else:
-                by_batch.setdefault(id(batch), []).append(f)
+        for _, files in parts:
+            for f in files:
+                batch = batches[f.path]
+                if f.path in batch.refused:
+                    _refuse(con, batch.spec, f, run_id, batch.refused[f.path])
+                else:
+                    by_batch.setdefault(id(batch), []).append(f)
         for group in by_batch.values():
             batch = batches[group[0].path]
             n, q = batch.store(con, group, run_id)
-            report.files_loaded += len(group)
-            report.rows_by_table[batch.spec.raw_table] = report.rows_by_table.get(batch.spec.raw_table, 0) + n
-            report.rows_loaded += n
+            loaded[batch.spec.raw_table] = loaded.get(batch.spec.raw_table, 0) + n
             if q:
-                report.quarantined_by_source[result.source] = report.quarantined_by_source.get(result.source, 0) + q
-        for key, value in result.state_updates.items():
-            con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
-                        [result.source, key, value, run_id, utcnow()])
+                quarantined[group[0].source] = quarantined.get(group[0].source, 0) + q
+        for result, _ in parts:
+            for key, value in result.state_updates.items():
+                con.execute("insert or replace into audit.source_state values (?, ?, ?, ?, ?)",
+                            [result.source, key, value, run_id, utcnow()])
         con.execute("commit")
     except duckdb.Error as exc:
         _rollback(con)
         if storage_fault(exc, "", "") is not None:
             raise  # connect() names the file and what to do
-        raise RuntimeError(f"storing partition {result.source} {result.partition} failed: {_first_line(exc)}; "
-                           "nothing of it was stored") from exc
-    for f in files:
-        why = batches[f.path].refused.get(f.path)
-        if why:
-            f.status, f.problem = "rejected", why
-            report.failures.append(FileRefusal(result.source, result.partition, f.path,
-                                               f"[{result.source} {result.partition}] refused to load {f.path}: {why}; "
-                                               "the file is kept and listed by `bilateral quarantine`"))
+        first, last = parts[0][0], parts[-1][0]
+        named = f"{first.source} {first.partition}" + (f" .. {last.source} {last.partition} ({len(parts)} partitions)"
+                                                       if len(parts) > 1 else "")
+        raise RuntimeError(f"storing partition {named} failed: {_first_line(exc)}; nothing of it was stored "
+                           "(partitions stored before it stay; a re-run loads the rest)") from exc
+    report.files_loaded += sum(len(g) for g in by_batch.values())
+    report.rows_loaded += sum(loaded.values())
+    for table, n in loaded.items():
+        report.rows_by_table[table] = report.rows_by_table.get(table, 0) + n
+    for source, q in quarantined.items():
+        report.quarantined_by_source[source] = report.quarantined_by_source.get(source, 0) + q
+    for result, files in parts:
+        for f in files:
+            why = batches[f.path].refused.get(f.path)
+            if why:
+                f.status, f.problem = "rejected", why
+                report.failures.append(FileRefusal(
+                    result.source, result.partition, f.path,
+                    f"[{result.source} {result.partition}] refused to load {f.path}: {why}; "
+                    "the file is kept and listed by `bilateral quarantine`"))
+        progress.event("done", step="load", files=len(files))
 
 
 def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs: dict[str, LoadSpec] | None = None,
@@ -483,9 +509,7 @@ def load_results(db_path: Path, run_id: str, results: list[ExtractResult], specs
             for run in load_batches.windows(sizes, limit):
                 held = len(prepared)
                 batches.update(window.prepare([f for i in run for f in todo.get(i, [])]))
-                for i in run:
-                    _store_partition(con, results[i], todo.get(i, []), batches, run_id, report)
-                    progress.event("done", step="load", files=len(todo.get(i, [])))
+                _store_window(con, [(results[i], todo.get(i, [])) for i in run], batches, run_id, report)
                 for batch in prepared[held:]:
                     batch.drop()
             report.notes.extend(_unknown_field_notes(results, todo, batches))

@@ -216,3 +216,40 @@ def test_raw_suite_catches_breakdown_rows_that_pass_loading(db, tmp_path):
     assert not report.success
     failed = json.dumps(report.suites[0].failures)
     assert "partner2Code" in failed and "motCode" in failed and "customsCode" not in failed
+
+
+def _variant_body(period: str) -> bytes:
+    doc = json.loads(RECORDED.read_bytes())
+    for r in doc["data"]:
+        r["period"], r["refYear"] = period, int(period)
+    return json.dumps(doc).encode()
+
+
+def test_the_partitions_of_a_window_are_stored_all_or_none_and_a_rerun_loads_them(db, tmp_path, monkeypatch):
+    """Small partitions (a Comtrade reporter-year each) share one window's transaction: a failure while
+    storing it stores none of them, names them, and a re-run loads every one."""
+    from flows import loading
+
+    lander = Lander(tmp_path / "landing", "comtrade", "2026-01-01", "r1")
+    results = [_land(lander, _variant_body(str(year)), f"p{year}") for year in (2010, 2011, 2012)]
+    original = loading._Batch.store
+
+    def failing(self, con, files, run_id):
+        original(self, con, files, run_id)  # the records are written inside the window's transaction ...
+        raise duckdb.ConstraintException("injected: the audit write fails")  # ... then the store fails
+
+    monkeypatch.setattr(loading._Batch, "store", failing)
+    with pytest.raises(RuntimeError, match=r"storing partition comtrade p2010 \.\. comtrade p2012 \(3 partitions\) "
+                                           r"failed: .*injected.*nothing of it was stored"):
+        load_results(db, "r1", results, run_date=date(2026, 12, 1))
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select count(*) from raw.comtrade_record").fetchone()[0] == 0
+    assert con.execute("select count(*) from audit.loaded_files").fetchone()[0] == 0
+    assert con.execute("select count(*) from audit.landed_files").fetchone()[0] == 3, "the observations stay recorded"
+    con.close()
+    monkeypatch.setattr(loading._Batch, "store", original)
+    report = load_results(db, "r2", results, run_date=date(2026, 12, 1))
+    assert report.files_loaded == 3 and report.rows_by_table == {"comtrade_record": 12}
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select count(distinct period) from raw.comtrade_record").fetchone()[0] == 3
+    con.close()

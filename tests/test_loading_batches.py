@@ -1,5 +1,5 @@
 """Size-bounded load batches (flows/load_batches.py, flows/loading.py): a load in many small batches
-stores exactly what one batch stores, refuses the same files, keeps one transaction per partition and
+stores exactly what one batch stores, refuses the same files, stores each partition whole or not at all and
 holds one batch's parse tables at a time. Real DuckDB files, generated GDELT export files."""
 from __future__ import annotations
 

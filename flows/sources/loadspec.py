@@ -12,12 +12,18 @@ A LoadSpec describes one landed kind:
   ``try_cast``, so one bad value never stops the file. For CSV files (``csv_rejects``) the reader
   stores the lines it cannot parse in ``{rejects}`` / ``{rejects_scan}``, the SELECT gives ``_k``
   (``row_number() over ()``) and a null ``record_no``, and the loader turns them into line numbers.
+- ``split_sql`` (optional): a SELECT over ``{files}`` materialised first as a temporary table that
+  ``parse_sql`` reads as ``{split}``: for documents that hold many records (a Comtrade answer), split
+  into the records' texts here and typed by ``parse_sql``, which DuckDB then runs in parallel over
+  records rather than over files.
 - ``checks``: SELECTs over ``{parsed}`` returning ``_file, record_no, rule, problem`` for every record
   that breaks the record contract (a wrong type, a missing field, a value outside its domain, an
   unknown code, a date beyond the source's horizon). Those records go to ``quarantine.<raw_table>``;
   the rest of the file loads.
 - ``file_checks``: SELECTs over ``{files}`` returning ``_file, problem`` when a file as a whole is not
-  what the source's format promises (a changed envelope): that file is refused whole.
+  what the source's format promises (a changed envelope): that file is refused whole. With
+  ``file_checks_if_empty``, they look only at the files the parse gave no record (a parse that reads
+  records only out of a well-formed envelope makes every other file pass them).
 - ``keep``: a predicate over parsed rows choosing the records bilateral stores (e.g. GDELT events of the
   configured pairs); records outside it are not errors and are not checked.
 - ``keep_in_parse`` (CSV, with ``keep``): ``parse_sql`` applies ``keep`` itself, so that only the kept
@@ -30,7 +36,7 @@ A LoadSpec describes one landed kind:
   (schema drift). The record still loads, without the field (the landed file keeps it); the loader
   notes the fields, and names them when it refuses the file.
 
-Placeholders: ``{files}``, ``{parsed}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
+Placeholders: ``{files}``, ``{split}``, ``{parsed}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
 logical date, for horizons) and any ``{name}`` of the landed files' ``load_params`` (files are batched
 by identical parameters; strings become quoted literals, numbers stay numbers, lists list literals).
 """
@@ -47,6 +53,8 @@ class LoadSpec:
     parse_sql: str
     checks: tuple[str, ...] = field(default_factory=tuple)
     file_checks: tuple[str, ...] = field(default_factory=tuple)
+    file_checks_if_empty: bool = False
+    split_sql: str = ""
     keep: str = ""
     natural_key: tuple[str, ...] = ()
     unknown_fields: str = ""

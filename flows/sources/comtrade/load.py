@@ -65,17 +65,22 @@ def _known_codes() -> list[int]:
 
 _KNOWN = ", ".join(map(str, _known_codes()))
 _CHECKED = {**REQUIRED, **OPTIONAL}
-_JSON_STRUCT = "{" + ", ".join(f'"{k}": "JSON"' for k in _CHECKED) + "}"
+#: the JSON paths whose types one json_type call per record lists, in _CHECKED order
+_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _CHECKED) + "]"
+_POSITION = {k: i for i, k in enumerate(_CHECKED, start=1)}
 
 
 def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
+    """The problem of ``field``'s JSON type, from the record's ``_types`` list (SQL null: missing,
+    'NULL': a JSON null); the value is read from the record's text only for a record that has one."""
     ok = ", ".join(f"'{t}'" for t in allowed)
     want = {"VARCHAR": "a string", "BOOLEAN": "true or false"}.get(allowed[0], "an integer" if allowed == _INT else "a number")
+    ty, value = f"_types[{_POSITION[field]}]", f"left(json_extract(_raw, '$.{field}')::varchar, 40)"
     if nullable:
-        return (f"case when json_type(_j.{field}) not in ({ok}) then 'field {field}: expected {want} or null, got ' "
-                f"|| json_type(_j.{field}) || ' ' || left(_j.{field}::varchar, 40) end")
-    return (f"case when _j.{field} is null then 'field {field}: missing or null' when json_type(_j.{field}) not in ({ok}) "
-            f"then 'field {field}: expected {want}, got ' || json_type(_j.{field}) || ' ' || left(_j.{field}::varchar, 40) end")
+        return (f"case when {ty} not in ({ok}, 'NULL') then 'field {field}: expected {want} or null, got ' "
+                f"|| {ty} || ' ' || {value} end")
+    return (f"case when coalesce({ty}, 'NULL') = 'NULL' then 'field {field}: missing or null' when {ty} not in ({ok}) "
+            f"then 'field {field}: expected {want}, got ' || {ty} || ' ' || {value} end")
 
 
 _TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
@@ -101,24 +106,26 @@ COMTRADE_RECORD = LoadSpec(
     kind=KIND,
     raw_table=KIND,
     columns={"record_no": "INTEGER", **FIELDS},
-    # Each answer is parsed straight from its text (from_json of the whole document, not of a JSON
-    # value extracted from it: that would parse and re-serialise the data array every time), into
-    # typed records, each record's JSON values of the checked fields, and its text.
-    parse_sql=f"""
-    with doc as (select filename as _file, content from read_text({{files}})
-                 where json_type(content, '$.data') = 'ARRAY'),
-    parsed as (select _file, from_json(content, '{{"data": [{_STRUCT}]}}').data as vs,
-                      from_json(content, '{{"data": [{_JSON_STRUCT}]}}').data as js,
-                      from_json(content, '{{"data": ["json"]}}').data as rs
-               from doc),
-    records as (select _file, unnest(range(1, len(vs) + 1)) as n, unnest(vs) as v, unnest(js) as _j, unnest(rs) as r
-                from parsed)
-    select _file, n as record_no, r::varchar as _raw, _j, v.* from records
+    # Each answer is split into its records' texts by one from_json of the whole document (null for a
+    # file that is not an object with a "data" array: it gives no record, and the file check names
+    # it); each record's text is then typed, and its checked fields' JSON types listed, by one parse
+    # each of that small text, which DuckDB runs in parallel over records, not over files.
+    split_sql="""
+    with split as (select filename as _file, try(from_json(content, '{"data": ["json"]}')).data as rs
+                   from read_text({files}))
+    select _file, unnest(range(1, len(rs) + 1)) as record_no, unnest(rs) as r from split
     """,
+    parse_sql=f"""
+    select _file, record_no, r::varchar as _raw, json_type(r, {_PATHS}) as _types, unnest(from_json(r, '{_STRUCT}'))
+    from {{split}}
+    """,
+    file_checks_if_empty=True,
     file_checks=("""
-    with doc as (select filename as _file, try_cast(content as json) as j from read_text({files}))
-    select _file, 'expected an object with a "data" array, got '
-           || coalesce(json_type(j), 'invalid JSON') || ' with keys ' || coalesce(json_keys(j)::varchar, '[]')
+    with doc as (select filename as _file, content, try_cast(content as json) as j from read_text({files}))
+    select _file, case when j is null then 'the file cannot be read as JSON (it starts with '
+                                           || to_json(left(content, 40)) || ')'
+                       else 'expected an object with a "data" array, got ' || json_type(j) || ' with keys '
+                            || coalesce(json_keys(j)::varchar, '[]') end
     from doc where json_type(j, '$.data') is distinct from 'ARRAY'
     """,),
     # per record: missing fields and wrong JSON types (e.g. a non-numeric primaryValue) first, then
@@ -134,12 +141,11 @@ COMTRADE_RECORD = LoadSpec(
     """,),
     natural_key=("freqCode", "period", "reporterCode", "partnerCode", "partner2Code", "flowCode", "cmdCode",
                  "customsCode", "motCode"),
-    # the union of the keys of a file's records, from one structure inference per file (json_structure
-    # merges the array's objects) rather than one parse per record
+    # the union of the keys of a file's records; only a record with more keys than the known fields it
+    # carries (from its _types list) is looked at field by field
     unknown_fields=f"""
-    with doc as (select filename as _file, try_cast(content as json) as j from read_text({{files}})),
-    keys as (select _file, unnest(json_keys(json_structure(j), '$.data[0]')) as field
-             from doc where json_type(j, '$.data') = 'ARRAY')
+    with records as (select _file, json_keys(_raw) as keys, list_count(_types) as known from {{parsed}}),
+    keys as (select _file, unnest(keys) as field from records where len(keys) > known)
     select _file, field from keys where field not in ({", ".join(f"'{f}'" for f in FIELDS)})
     """,
 )
