@@ -121,7 +121,8 @@ class _Batch:
 
     def _parse_files(self, files: list[LandedFile], create: bool) -> None:
         """``parse_sql`` over ``files`` (after ``split_sql``, when the spec has one) into the parse table."""
-        if self.spec.split_sql:
+        if self.spec.split_sql:  # in the scan's order (the default), so that a parse may number rows by rowid
+            self.con.execute("set preserve_insertion_order = true")
             self.con.execute(f"create or replace temp table {self.split} as {self.sql(self.spec.split_sql, files)}")
         body = self.sql(self.spec.parse_sql, files)
         self.con.execute(f"create or replace temp table {self.parsed} as {body}" if create else

@@ -156,3 +156,17 @@ def test_tiny_transform_case_prints_its_rows_and_fails_when_direct_sql_differs(t
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("bench: case transform: direct SQL and dbt run built different marts (1 of ")
     assert "marts.dim_country has" in err and "their times do not compare" in err
+
+
+@pytest.mark.parametrize("steps, rss, met", [({"load": 200.0, "seed": 10.0, "build": 300.0}, 1900.0, "met"),
+                                             ({"load": 400.0, "seed": 10.0, "build": 300.0}, 1900.0, "MISSED")])
+def test_the_first_night_row_holds_a_size_to_ten_minutes_and_names_its_peak_rss(steps, rss, met):
+    from flows.bench.sizes import SIZES
+    from flows.bench.transform_case import _first_night_row
+
+    row = _first_night_row({"steps": steps, "peak_rss_mb": rss, "raw_rows": 10_000_000}, SIZES["medium"])
+    assert row.seconds == sum(steps.values()) and row.baseline_seconds == 600.0
+    assert row.met == met, row
+    assert f"peak RSS {rss:,.0f} MB (met < 4 GB)" in row.note and "build 300.0 s" in row.note
+    big = _first_night_row({"steps": steps, "peak_rss_mb": 5000.0, "raw_rows": 1}, SIZES["medium"])
+    assert "MISSED < 4 GB" in big.note

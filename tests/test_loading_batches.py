@@ -208,3 +208,36 @@ def test_a_failure_storing_a_partition_of_several_batches_rolls_all_of_it_back(t
 def test_load_batch_mb_is_a_warehouse_setting(tmp_path):
     assert load_config().load_batch_mb == load_batches.DEFAULT_BATCH_MB
     assert load_config(overrides=["warehouse.load_batch_mb=8"]).load_batch_mb == 8
+
+
+def test_every_stored_event_and_bad_line_is_numbered_by_its_line_in_its_file(tmp_path, exports):
+    """Line numbers across one batch of several files (the parse numbers events by the scan's order):
+    with a cut line in the middle of a file, each stored event is the line its record_no names."""
+    paths = []
+    for n, src in enumerate(exports):
+        dst = tmp_path / "in" / src.name
+        dst.parent.mkdir(exist_ok=True)
+        lines = src.read_text().splitlines()
+        if n == 2:
+            lines.insert(len(lines) // 2, "a\tcut\tline")
+        dst.write_text("\n".join(lines) + "\n")
+        paths.append(dst)
+    db = _db(tmp_path, "lines")
+    load_results(db, "r1", _night(paths), run_date=RUN_DATE)
+    con = duckdb.connect(str(db), read_only=True)
+    stored = con.execute('select _landed_file, record_no, "GLOBALEVENTID", "SQLDATE" from raw.gdelt_event').fetchall()
+    bad = con.execute("select landed_file, record_no, rule from quarantine.gdelt_event").fetchall()
+    con.close()
+    texts = {str(p): p.read_text().splitlines() for p in paths}
+    expected = sum(_kept(line.split("\t")) for p in paths for line in texts[str(p)] if len(line.split("\t")) == 61)
+    assert len(stored) + sum(rule != "malformed_line" for _, _, rule in bad) == expected > 5
+    for path, record_no, event_id, sqldate in stored:
+        fields = texts[path][record_no - 1].split("\t")
+        assert (fields[0], fields[1]) == (event_id, sqldate), (path, record_no)
+    for path, record_no, rule in bad:
+        fields = texts[path][record_no - 1].split("\t")
+        assert (len(fields) != 61) == (rule == "malformed_line"), (path, record_no, rule)
+    cut = texts[str(paths[2])].index("a\tcut\tline") + 1
+    assert (str(paths[2]), cut, "malformed_line") in bad, "the cut line in the middle of the 3rd file, by its number"
+    assert any(n < cut for p, n, _, _ in stored if p == str(paths[2])), "events before it"
+    assert any(n > cut for p, n, _, _ in stored if p == str(paths[2])), "and after it"

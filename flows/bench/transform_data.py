@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -188,15 +189,21 @@ def prepare(prepared: Path) -> dict:
     warehouse.ensure_schemas(db)
     rows = load_sample_night(wh) if inputs["sample_night"] else 0
     warehouse.start_run(db, HISTORY_RUN_ID, RUN_DATE.isoformat(), "replay", "", ["gdelt_events", "comtrade"])
+    t0 = time.perf_counter()
     rows += _load(db, HISTORY_RUN_ID, _generated_results(sets["gdelt"], sets["comtrade"]), RUN_DATE)
+    steps = {"load": time.perf_counter() - t0}
     warehouse.finish_run(db, HISTORY_RUN_ID, "success", "bench: generated history", 0, rows, False, {})
     select = inputs["select"]
+    t0 = time.perf_counter()
     _dbt(db, RUN_ID, ["seed", *select])
+    steps["seed"] = time.perf_counter() - t0
     shutil.copytree(wh, prepared / "raw")
 
     warehouse.start_run(db, FULL_BUILD_RUN_ID, RUN_DATE.isoformat(), "replay", "", ["gdelt_events", "comtrade"])
     started = warehouse.utcnow()
+    t0 = time.perf_counter()
     _dbt(db, FULL_BUILD_RUN_ID, ["build", *select])
+    steps["build"] = time.perf_counter() - t0
     models = write_plan(wh / "dbt" / "target", prepared / "plan.json")
     warehouse.record_steps(db, FULL_BUILD_RUN_ID, [{"step": "dbt", "status": "ok", "started_at": started, "seconds": 1.0}])
     warehouse.finish_run(db, FULL_BUILD_RUN_ID, "success", "bench: full build", 0, 0, False, {})
@@ -204,5 +211,5 @@ def prepare(prepared: Path) -> dict:
     warehouse.start_run(db, NIGHT_RUN_ID, night.isoformat(), "replay", "", ["gdelt_events", "comtrade"])
     new_rows = _load(db, NIGHT_RUN_ID, _generated_results(sets["gdelt_next"], sets["comtrade_next"]), night)
     shutil.copytree(wh, prepared / "night")
-    return {"raw_rows": rows, "new_rows": new_rows, "models": models,
+    return {"raw_rows": rows, "new_rows": new_rows, "models": models, "steps": steps,
             "new_files": {"gdelt_events": len(sets["gdelt_next"].files), "comtrade": len(sets["comtrade_next"].files)}}

@@ -15,7 +15,8 @@ A LoadSpec describes one landed kind:
 - ``split_sql`` (optional): a SELECT over ``{files}`` materialised first as a temporary table that
   ``parse_sql`` reads as ``{split}``: for documents that hold many records (a Comtrade answer), split
   into the records' texts here and typed by ``parse_sql``, which DuckDB then runs in parallel over
-  records rather than over files.
+  records rather than over files. The table keeps the order of its SELECT, so ``parse_sql`` may
+  number rows by its ``rowid``.
 - ``checks``: SELECTs over ``{parsed}`` returning ``_file, record_no, rule, problem`` for every record
   that breaks the record contract (a wrong type, a missing field, a value outside its domain, an
   unknown code, a date beyond the source's horizon). Those records go to ``quarantine.<raw_table>``;

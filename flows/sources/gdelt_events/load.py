@@ -38,6 +38,8 @@ assert len(EXPORT_COLUMNS) == 61
 
 _COLS_STRUCT = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in EXPORT_COLUMNS) + "}"
 _LINE = "concat_ws(chr(9), " + ", ".join(f"""coalesce("{c}", '')""" for c in EXPORT_COLUMNS) + ")"
+#: a kept line's fields back from its text (_f: the text split at tabs), as read_csv reads them
+_FIELDS = ", ".join(f"nullif(_f[{i}], '') as \"{c}\"" for i, c in enumerate(EXPORT_COLUMNS, start=1))
 
 
 def read_export_sql(file_expr: str = "{files}", rejects: bool = False) -> str:
@@ -69,16 +71,25 @@ GDELT_EVENT = LoadSpec(
     kind=KIND_EVENT,
     raw_table=KIND_EVENT,
     columns={"record_no": "INTEGER", "source_stream": "VARCHAR", **{c: "VARCHAR" for c in EXPORT_COLUMNS}},
-    # only the kept events (the pair filter below) are materialised with their line's text; one more
-    # row per file counts all its events, for line numbers and bad-record shares (keep_in_parse)
+    # One parallel scan of the files (no window over it: row_number() over () would number the
+    # events in one thread, parsing included) keeps, per event, only its file's position in {files}
+    # and, for an event of a configured pair (the pair filter below), its line's text. The table keeps
+    # the scan's order, so its rowid numbers the events; the kept ones are split back into their
+    # fields (an empty field is null, as read_csv reads it), and one more row per file counts all its
+    # events, for line numbers and bad-record shares (keep_in_parse).
+    split_sql=f"""
+    select list_position({{files}}, filename) as _fi, case when {_KEEP} then {_LINE} end as _line
+    from {read_export_sql(rejects=True)}
+    """,
     parse_sql=f"""
-    with p as materialized (select filename as _file, row_number() over () as _k, * exclude (filename)
-                            from {read_export_sql(rejects=True)})
-    select _file, null::integer as record_no, _k, {_LINE} as _raw, {{stream}} as source_stream,
-           * exclude (_file, _k), null::bigint as _n
-    from p where {_KEEP}
+    with events as (select _fi, rowid + 1 as _k, _line from {{split}}),
+    per_file as (select _fi, min(_k) as _k, count(*) as _n from events group by _fi),
+    kept as (select _fi, _k, _line, string_split(_line, chr(9)) as _f from events where _line is not null)
+    select {{files}}[_fi] as _file, null::integer as record_no, _k, _line as _raw, {{stream}} as source_stream,
+           {_FIELDS}, null::bigint as _n
+    from kept
     union all by name
-    select _file, min(_k) as _k, count(*) as _n from p group by _file
+    select {{files}}[_fi] as _file, _k, _n from per_file
     """,
     csv_rejects=True,
     keep_in_parse=True,
