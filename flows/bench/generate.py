@@ -40,18 +40,26 @@ class FileSet:
         return self.bytes / 1e6
 
 
-def _cached(directory: Path) -> FileSet | None:
-    manifest = directory / "manifest.json"
-    if manifest.exists():
+def _cached(directory: Path, version: int = 1) -> FileSet | None:
+    """The files generated earlier in ``directory`` (--keep-data), if complete and of this generator's
+    ``version`` (a version file; none is version 1)."""
+    manifest, stamp = directory / "manifest.json", directory / "generator-version"
+    if manifest.exists() and int(stamp.read_text() if stamp.exists() else "1") == version:
         fs = FileSet(**json.loads(manifest.read_text()))
         if all(Path(p).exists() for p in fs.files):
             return fs
     return None
 
 
-def _save(directory: Path, fs: FileSet) -> FileSet:
+def _save(directory: Path, fs: FileSet, version: int = 1) -> FileSet:
+    (directory / "generator-version").write_text(str(version))
     (directory / "manifest.json").write_text(json.dumps(asdict(fs)))
     return fs
+
+
+#: 2: each reporter x partner x flow x period also has its TOTAL (the sum of its chapters), written
+#: whole or not at all, so the trade tests hold on a generated history that overlaps the sample's
+COMTRADE_VERSION = 2
 
 
 def _sha256(path: Path) -> str:
@@ -107,8 +115,10 @@ def gdelt_files(directory: Path, n_files: int, rows: int, start: datetime = date
 
 
 def comtrade_files(directory: Path, records: int) -> FileSet:
-    """About ``records`` Comtrade records as answer files (one per reporter x year x frequency)."""
-    if (fs := _cached(directory)) is not None:
+    """About ``records`` Comtrade records as answer files (one per reporter x year x frequency). Every
+    reporter x partner x flow x period is written whole (its chapters, products and TOTAL, the sum of
+    its chapters) or not at all, so the files may hold up to one such group more than ``records``."""
+    if (fs := _cached(directory, COMTRADE_VERSION)) is not None:
         return fs
     from flows.countries import lookup
     from flows.sources.comtrade.connector import DEFAULT_PRODUCTS, HS_CHAPTERS
@@ -117,14 +127,14 @@ def comtrade_files(directory: Path, records: int) -> FileSet:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     countries = COMTRADE_COUNTRIES
-    cmds = [c for c in HS_CHAPTERS if c != "77"] + DEFAULT_PRODUCTS
+    cmds = [c for c in HS_CHAPTERS if c != "77"] + DEFAULT_PRODUCTS + ["TOTAL"]  # TOTAL last: the sum of the chapters before it
     per_period = len(countries) * (len(countries) - 1) * 2 * len(cmds)
     periods: list[tuple[int, int | None]] = [(y, None) for y in range(1995, 2026)]
     y, m = 2002, 1
     while len(periods) * per_period < records:
         periods.append((y, m))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    templates: dict[tuple, str] = {}  # one JSON template per (reporter, partner, flow, cmd)
+    groups: dict[tuple, list[tuple[str, str]]] = {}  # (reporter, partner, flow) -> [(cmd, JSON template)]
     for rep in countries:
         for par in countries:
             if par == rep:
@@ -135,7 +145,7 @@ def comtrade_files(directory: Path, records: int) -> FileSet:
                     r.update(freqCode="@F", refPeriodId=-111, refYear=-222, refMonth=-333, period="@P",
                              classificationCode="@C", primaryValue=-444.0)
                     r["cifvalue" if flow == "M" else "fobvalue"] = -444.0
-                    templates[(rep, par, flow, cmd)] = json.dumps(r, separators=(",", ":"))
+                    groups.setdefault((rep, par, flow), []).append((cmd, json.dumps(r, separators=(",", ":"))))
     by_file: dict[tuple, list[tuple[int, int | None]]] = {}
     for (yy, mm) in periods:
         by_file.setdefault((yy, mm is None), []).append((yy, mm))
@@ -148,16 +158,24 @@ def comtrade_files(directory: Path, records: int) -> FileSet:
             for (py, pm) in plist:
                 period = str(py) if pm is None else f"{py}{pm:02d}"
                 cls = "H4" if py < 2017 else ("H5" if py < 2022 else "H6")
-                for (r_, par, flow, cmd), tpl in templates.items():
-                    if r_ != rep or written + len(parts) >= records:
+                for (r_, par, flow), group in groups.items():
+                    if r_ != rep:
                         continue
-                    chapter_value = 1e6 * (1 + 1000 * _noise(rep, par, flow, cmd[:2])) * (1 if pm is None else 1 / 12)
-                    share = 1.0 if len(cmd) == 2 else 0.3 * _noise(rep, par, flow, cmd)
-                    value = round(chapter_value * share, 0)
-                    parts.append(tpl.replace('"@F"', '"A"' if pm is None else '"M"')
-                                 .replace("-111", f"{py}{1 if pm is None else pm:02d}01").replace("-222", str(py))
-                                 .replace("-333", "52" if pm is None else str(pm)).replace('"@P"', f'"{period}"')
-                                 .replace('"@C"', f'"{cls}"').replace("-444.0", f"{value:.1f}"))
+                    if written + len(parts) >= records:
+                        break
+                    chapters = 0.0
+                    for cmd, tpl in group:
+                        if cmd == "TOTAL":
+                            value = chapters
+                        else:
+                            chapter_value = 1e6 * (1 + 1000 * _noise(rep, par, flow, cmd[:2])) * (1 if pm is None else 1 / 12)
+                            share = 1.0 if len(cmd) == 2 else 0.3 * _noise(rep, par, flow, cmd)
+                            value = round(chapter_value * share, 0)
+                            chapters += value if len(cmd) == 2 else 0.0
+                        parts.append(tpl.replace('"@F"', '"A"' if pm is None else '"M"')
+                                     .replace("-111", f"{py}{1 if pm is None else pm:02d}01").replace("-222", str(py))
+                                     .replace("-333", "52" if pm is None else str(pm)).replace('"@P"', f'"{period}"')
+                                     .replace('"@C"', f'"{cls}"').replace("-444.0", f"{value:.1f}"))
             if not parts:
                 continue
             body = ('{"elapsedTime":"1.00 secs","count":%d,"data":[' % len(parts) + ",".join(parts) + '],"error":""}').encode()
@@ -166,4 +184,5 @@ def comtrade_files(directory: Path, records: int) -> FileSet:
             paths.append(str(path))
             shas.append(hashlib.sha256(body).hexdigest())
             written += len(parts)
-    return _save(directory, FileSet("comtrade", paths, shas, written, sum(Path(p).stat().st_size for p in paths)))
+    return _save(directory, FileSet("comtrade", paths, shas, written, sum(Path(p).stat().st_size for p in paths)),
+                 COMTRADE_VERSION)

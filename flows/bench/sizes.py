@@ -16,7 +16,7 @@ class Size:
 
 
 SIZES: dict[str, Size] = {s.name: s for s in (
-    Size("tiny", 2, 1_000, 2_000, ("gdelt_events", "comtrade"), False, "2 GDELT files, 2k Comtrade records: machinery check (tests)"),
+    Size("tiny", 2, 1_000, 2_000, ("gdelt_events", "comtrade"), False, "2 GDELT files, ~2k Comtrade records: machinery check (tests)"),
     Size("small", 24, 1_736, 30_000, ("gdelt_events",), True,
          "6 hours of the full GDELT stream (41.7k events), 30k Comtrade records, the sample night"),
     Size("medium", 2_880, 1_736, 5_000_000, (), True,
