@@ -49,11 +49,8 @@ def next_night_files(data: Path, gdelt: FileSet, comtrade: FileSet, gdelt_rows_p
 
 
 def _next_comtrade_period(directory: Path, history: FileSet) -> FileSet:
-    manifest = directory / "manifest.json"
-    if manifest.exists():
-        fs = FileSet(**json.loads(manifest.read_text()))
-        if all(Path(p).exists() for p in fs.files):
-            return fs
+    if (fs := generate._cached(directory, generate.COMTRADE_VERSION)) is not None:  # of the same generator
+        return fs
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     monthly = [p for p in history.files if p.endswith("_M.json")]
@@ -72,9 +69,8 @@ def _next_comtrade_period(directory: Path, history: FileSet) -> FileSet:
         paths.append(str(path))
         shas.append(generate._sha256(path))
         rows += len(records)
-    fs = FileSet("comtrade", paths, shas, rows, sum(Path(p).stat().st_size for p in paths))
-    manifest.write_text(json.dumps(fs.__dict__))
-    return fs
+    return generate._save(directory, FileSet("comtrade", paths, shas, rows, sum(Path(p).stat().st_size for p in paths)),
+                          generate.COMTRADE_VERSION)
 
 
 def _one_period_on(record: dict) -> dict:
