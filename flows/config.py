@@ -104,6 +104,9 @@ class YearsSection(_Section):
         return self
 
 
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+
+
 class WarehouseSection(_Section):
     dir: str = Field("warehouse", description="relative to the project folder, or absolute")
     publish_on_source_failure: bool = False
@@ -116,6 +119,10 @@ class WarehouseSection(_Section):
     load_batch_mb: int = Field(256, ge=1, description=(
         "landed megabytes the load parses and checks at a time: its memory grows with this, not with the "
         "night (flows/load_batches.py)"))
+    duckdb_memory_limit: str = Field(DEFAULT_DUCKDB_MEMORY_LIMIT, pattern=r"^[0-9]+(\.[0-9]+)? ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+                                     description=(
+        "DuckDB's memory limit while dbt builds the marts (e.g. 3GB, 8GiB): above it DuckDB spills to a "
+        "temporary folder beside the warehouse file, so a night's peak memory stays near it"))
 
 
 class ScheduleSection(_Section):
@@ -186,6 +193,7 @@ class Config:
     max_quarantined_per_night: int = 1000
     working_file_wait_seconds: float = 180.0
     load_batch_mb: int = 256
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     alerts: AlertsSection = field(default_factory=AlertsSection)
 
     @property
@@ -427,4 +435,5 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                   dbt_task_per_node=parsed.dbt.task_per_node,
                   max_quarantined_per_night=parsed.warehouse.max_quarantined_per_night,
                   working_file_wait_seconds=parsed.warehouse.working_file_wait_seconds,
-                  load_batch_mb=parsed.warehouse.load_batch_mb, alerts=alerts)
+                  load_batch_mb=parsed.warehouse.load_batch_mb,
+                  duckdb_memory_limit=parsed.warehouse.duckdb_memory_limit, alerts=alerts)

@@ -39,8 +39,11 @@ class DbtReport:
         return out
 
 
-def dbt_env(project: Project, db_path: Path, run_id: str) -> None:
+def dbt_env(project: Project, db_path: Path, run_id: str, memory_limit: str | None = None) -> None:
+    """The environment dbt_project/profiles.yml reads (``memory_limit``: DuckDB's, default the profile's)."""
     os.environ["BILATERAL_DUCKDB"] = str(Path(db_path).resolve())
+    if memory_limit:
+        os.environ["BILATERAL_DUCKDB_MEMORY_LIMIT"] = memory_limit
     os.environ["BILATERAL_RUN_ID"] = run_id
     os.environ["DBT_PROFILES_DIR"] = str(project.dbt_project_dir)
     os.environ["DBT_PROJECT_DIR"] = str(project.dbt_project_dir)
@@ -69,10 +72,11 @@ def _report(result) -> DbtReport:
 
 
 def build(project: Project, db_path: Path, run_id: str, args: list[str] | None = None,
-          task_per_node: bool = False, full_refresh: bool = False) -> DbtReport:
+          task_per_node: bool = False, full_refresh: bool = False, memory_limit: str | None = None) -> DbtReport:
     """``dbt build`` (or other args) of the project's dbt project against ``db_path``;
-    ``full_refresh`` rebuilds the incremental models from all their records (dbt --full-refresh)."""
-    dbt_env(project, db_path, run_id)
+    ``full_refresh`` rebuilds the incremental models from all their records (dbt --full-refresh);
+    ``memory_limit``: DuckDB's while dbt runs (warehouse.duckdb_memory_limit)."""
+    dbt_env(project, db_path, run_id, memory_limit)
     dbt_dir = project.dbt_project_dir
     work = Path(db_path).resolve().parent / "dbt"
     argv = [*(args or ["build"]), *(["--full-refresh"] if full_refresh else []),

@@ -241,3 +241,13 @@ def test_every_stored_event_and_bad_line_is_numbered_by_its_line_in_its_file(tmp
     assert (str(paths[2]), cut, "malformed_line") in bad, "the cut line in the middle of the 3rd file, by its number"
     assert any(n < cut for p, n, _, _ in stored if p == str(paths[2])), "events before it"
     assert any(n > cut for p, n, _, _ in stored if p == str(paths[2])), "and after it"
+
+
+def test_duckdb_memory_limit_is_a_warehouse_setting_and_a_bad_one_is_refused():
+    from flows.config import DEFAULT_DUCKDB_MEMORY_LIMIT, ConfigError
+
+    assert load_config().duckdb_memory_limit == DEFAULT_DUCKDB_MEMORY_LIMIT == "3GB"
+    assert load_config(overrides=["warehouse.duckdb_memory_limit=8GiB"]).duckdb_memory_limit == "8GiB"
+    for bad in ("lots", "3", "-1GB", "3 gigabytes"):
+        with pytest.raises(ConfigError, match="duckdb_memory_limit"):
+            load_config(overrides=[f"warehouse.duckdb_memory_limit={bad}"])

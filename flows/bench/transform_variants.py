@@ -132,10 +132,14 @@ def direct_sql(prepared: Path) -> dict:
     """The compiled plan (flows.bench.transform_data.write_plan), statement by statement."""
     import duckdb
 
+    from flows.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+
     db = restore(prepared, "raw")
     plan = json.loads((prepared / "plan.json").read_text())  # the models the selection has
     nodes: dict[str, float] = {}
-    con = duckdb.connect(str(db))
+    # the memory limit dbt's connection has (dbt_project/profiles.yml), so that both spill alike
+    con = duckdb.connect(str(db), config={"memory_limit": os.environ.get("BILATERAL_DUCKDB_MEMORY_LIMIT",
+                                                                    DEFAULT_DUCKDB_MEMORY_LIMIT)})
     t0 = time.perf_counter()
     for step in plan:
         started = time.perf_counter()
