@@ -87,12 +87,14 @@ class _Batch:
         self.con, self.spec, self.files, self.run_date, self.shares = con, spec, files, run_date, shares
         self.parsed, self.kept, self.bad, self.ready = (f"_load_{n}_{x}" for x in ("parsed", "kept", "bad", "ready"))
         self.rejects, self.scans, self.split = f"_load_{n}_rejects", f"_load_{n}_scans", f"_load_{n}_split"
+        self.strict = True  # {store_rejects} empty: a scan that fails on a bad line is repeated storing rejects
         self.refused: dict[str, str] = {}  # file -> why
         self.unknown: dict[str, list[str]] = {}  # file -> fields its records carry that the contract does not know
 
     def sql(self, text: str, files: list[LandedFile] | None = None) -> str:
         files = files if files is not None else self.files
-        text = (text.replace("{parsed}", self.kept).replace("{split}", self.split).replace("{rejects}", f"'{self.rejects}'")
+        store = "" if self.strict else ", store_rejects=true, rejects_table={rejects}, rejects_scan={rejects_scan}"
+        text = (text.replace("{store_rejects}", store).replace("{parsed}", self.kept).replace("{split}", self.split).replace("{rejects}", f"'{self.rejects}'")
                 .replace("{rejects_scan}", f"'{self.scans}'")
                 .replace("{files}", literal([f.path for f in files]))
                 .replace("{file}", literal(files[0].path) if files else "''"))
@@ -134,8 +136,17 @@ class _Batch:
             self._parse_files(self.files, create=True)
             return
         except duckdb.Error:
-            pass  # a file DuckDB cannot read: parse one by one to name it and keep the others
-        self.con.execute(f"drop table if exists {self.parsed}")
+            pass
+        if self.spec.csv_rejects and self.strict:  # a line the strict scan cannot parse: again, storing such lines
+            self.strict = False
+            self.drop_parse()
+            try:
+                self._parse_files(self.files, create=True)
+                return
+            except duckdb.Error:
+                pass
+        # a file DuckDB cannot read: parse one by one to name it and keep the others
+        self.drop_parse()
         for f in self.files:
             try:
                 self._parse_files([f], create=not self._exists(self.parsed))

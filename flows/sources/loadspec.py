@@ -11,7 +11,10 @@ A LoadSpec describes one landed kind:
   ``_json`` or other helper columns for the checks, and every record column, typed with
   ``try_cast``, so one bad value never stops the file. For CSV files (``csv_rejects``) the reader
   stores the lines it cannot parse in ``{rejects}`` / ``{rejects_scan}``, the SELECT gives ``_k``
-  (``row_number() over ()``) and a null ``record_no``, and the loader turns them into line numbers.
+  (``row_number() over ()``, or the rowid of a ``split_sql`` table) and a null ``record_no``, and the
+  loader turns them into line numbers. ``{store_rejects}`` in the reader's options lets the loader
+  scan strictly first (empty: DuckDB keeps no rejects, about a third faster) and, only when that
+  scan fails on a line it cannot parse, scan again storing them (``, store_rejects=true, ...``).
 - ``split_sql`` (optional): a SELECT over ``{files}`` materialised first as a temporary table that
   ``parse_sql`` reads as ``{split}``: for documents that hold many records (a Comtrade answer), split
   into the records' texts here and typed by ``parse_sql``, which DuckDB then runs in parallel over
@@ -37,7 +40,7 @@ A LoadSpec describes one landed kind:
   (schema drift). The record still loads, without the field (the landed file keeps it); the loader
   notes the fields, and names them when it refuses the file.
 
-Placeholders: ``{files}``, ``{split}``, ``{parsed}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
+Placeholders: ``{files}``, ``{split}``, ``{parsed}``, ``{store_rejects}``, ``{rejects}``, ``{rejects_scan}``, ``{run_date}`` (the run's
 logical date, for horizons) and any ``{name}`` of the landed files' ``load_params`` (files are batched
 by identical parameters; strings become quoted literals, numbers stay numbers, lists list literals).
 """

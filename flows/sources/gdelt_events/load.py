@@ -44,9 +44,11 @@ _FIELDS = ", ".join(f"nullif(_f[{i}], '') as \"{c}\"" for i, c in enumerate(EXPO
 
 def read_export_sql(file_expr: str = "{files}", rejects: bool = False) -> str:
     """DuckDB's reader for export CSVs: 61 VARCHAR columns, tab, no header, no quote or escape.
-    With ``rejects``, lines it cannot parse (a wrong field count, bytes that are not UTF-8) are kept
-    in the ``{rejects}`` table with their line number instead of failing the file."""
-    keep_rejects = ", store_rejects=true, rejects_table={rejects}, rejects_scan={rejects_scan}" if rejects else ""
+    With ``rejects``, the loader's ``{store_rejects}`` options: none on its first, strict scan (a file
+    with a line it cannot parse, a wrong field count or bytes that are not UTF-8, fails it), then, only
+    if that fails, lines it cannot parse are kept in the ``{rejects}`` table with their line number
+    instead of failing the file (flows/sources/loadspec.py)."""
+    keep_rejects = "{store_rejects}" if rejects else ""
     return (f"read_csv({file_expr}, delim='\\t', header=false, quote='', escape='', auto_detect=false, "
             f"columns={_COLS_STRUCT}, filename=true{keep_rejects})")
 
