@@ -132,13 +132,9 @@ class _Batch:
         self.con.execute(f"drop table if exists {self.split}")
 
     def _parse(self) -> None:
-        try:
-            self._parse_files(self.files, create=True)
-            return
-        except duckdb.Error:
-            pass
-        if self.spec.csv_rejects and self.strict:  # a line the strict scan cannot parse: again, storing such lines
-            self.strict = False
+        # a CSV line the strict scan cannot parse: the whole batch again, storing such lines as rejects
+        for strict in (True, False) if self.spec.csv_rejects else (True,):
+            self.strict = strict
             self.drop_parse()
             try:
                 self._parse_files(self.files, create=True)
