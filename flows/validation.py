@@ -11,9 +11,13 @@ expectations/README.md.
 
 GX's SQL datasource on DuckDB silently returns empty results (every expectation errors instead of
 evaluating), so the batch is a pandas DataFrame from a read-only DuckDB query and GX's pandas
-engine evaluates it, one suite's batch at a time (read just before its checkpoint, dropped after). One checkpoint per suite runs each night; results go to GX's result store
-and Data Docs under ``<warehouse>/gx/`` (untracked) and one row per suite into ``audit.validations``.
-A result whose expectations raised exceptions counts as failed, never as passed.
+engine evaluates it, one suite's batch at a time (read just before it is evaluated, dropped after).
+The suites are evaluated in an in-memory GX context; then this night's suites and results are
+stored in the file context under ``<warehouse>/gx/`` (untracked) and only their Data Docs pages are
+built (with the index), so a night's validation costs the same on the first night and the
+hundredth. Results older than the last ``KEEP_GX_RUNS`` nights are removed there; one row per suite
+goes into ``audit.validations``, which keeps every night. A result whose expectations raised
+exceptions counts as failed, never as passed.
 
 Severity: an expectation may carry ``"meta": {"severity": "warn"}`` (default ``fail``). A failed
 ``warn`` expectation is reported (in the suite's failures, with its severity, and in
@@ -36,6 +40,10 @@ from flows.storage import guarded, storage_fault
 from flows.warehouse import connect, utcnow
 
 SAMPLE_SIZE = 5
+#: nights whose GX results (and Data Docs pages) are kept under <warehouse>/gx; older ones are removed
+#: at each validation, so neither the folder nor a night's Data Docs build grows with the history.
+#: audit.validations keeps every night's outcome and failures.
+KEEP_GX_RUNS = 30
 SEVERITIES = ("fail", "warn")  # an expectation's meta.severity; default fail
 
 
@@ -231,8 +239,21 @@ def _enabled(suites: list[SuiteSpec], enabled_sources: list[str] | None) -> tupl
     return [s for s in suites if all(x in enabled_sources for x in s.requires_sources)], skipped
 
 
-def _context(gx_root: Path):
-    """A file-mode GX context under ``gx_root`` (no progress bars) and its pandas datasource."""
+def _evaluator():
+    """An in-memory GX context and its pandas datasource: where the suites are evaluated. Nothing of it
+    is written anywhere (a file context rewrites its YAML and JSON stores for every asset, suite and
+    checkpoint it touches, which cost more than evaluating the expectations)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ctx.data_sources.add_pandas("bilateral_warehouse")
+
+
+def _results_context(gx_root: Path):
+    """The file-mode GX context under ``gx_root`` that keeps the suites, the validation results and
+    the Data Docs built from them."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -241,7 +262,7 @@ def _context(gx_root: Path):
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     ctx.variables.save()
-    return ctx, ctx.data_sources.add_or_update_pandas("bilateral_warehouse")
+    return ctx
 
 
 COLUMN_KWARGS = ("column", "column_list", "column_A", "column_B")
@@ -265,60 +286,54 @@ def batch_columns(spec: SuiteSpec) -> set[str] | None:
     return named or None
 
 
-def _frame(db_path: Path, spec: SuiteSpec, run_id: str):
+def _frame(con, spec: SuiteSpec, run_id: str):
     """The suite's batch as a pandas DataFrame from a read-only DuckDB query, or why it could not be
     read. One suite's batch at a time, and only the columns its expectations name (a column no
     query selects is left for GX to report): validation's memory follows the largest batch's
     checked columns, not every suite's whole rows."""
     query = render_query(spec, run_id)
-    with connect(db_path, read_only=True) as con:
-        try:
-            wanted = batch_columns(spec)
-            if wanted is not None:
-                selected = [d[0] for d in con.execute(f"select * from ({query}) as batch limit 0").description]
-                keep = [c for c in selected if c in wanted]
-                if keep and len(keep) < len(selected):
-                    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in keep)
-                    query = f"select {cols} from ({query}) as batch"
-            return con.execute(query).df(), ""
-        except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
-            return None, f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
+    try:
+        wanted = batch_columns(spec)
+        if wanted is not None:
+            selected = [d[0] for d in con.execute(f"select * from ({query}) as batch limit 0").description]
+            keep = [c for c in selected if c in wanted]
+            if keep and len(keep) < len(selected):
+                cols = ", ".join('"' + c.replace('"', '""') + '"' for c in keep)
+                query = f"select {cols} from ({query}) as batch"
+        return con.execute(query).df(), ""
+    except duckdb.Error as exc:  # the suite cannot evaluate: it fails, the other suites still run
+        return None, f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
 
 
-def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult:
-    """One checkpoint on one batch. An invalid suite or one GX cannot run fails, never passes."""
+@dataclass
+class _Evaluated:
+    """One suite's outcome, and GX's result to keep (None when GX could not run the suite)."""
+    result: SuiteResult
+    gx_result: object = None
+    batch_id: str = ""
+
+
+def _run_suite(datasource, spec: SuiteSpec, df) -> _Evaluated:
+    """The suite evaluated on its batch. An invalid suite or one GX cannot run fails, never passes."""
     import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
 
     marker("validate:suite")
     if spec.quarantine and not set(IDENTITY) <= set(df.columns):
-        return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
-            "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")])
-    try:
-        asset = datasource.get_asset(spec.name)
-    except LookupError:
-        asset = datasource.add_dataframe_asset(spec.name)
-    try:
-        batch_def = asset.get_batch_definition("whole")
-    except (KeyError, LookupError, ValueError):
-        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        return _Evaluated(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+            "query", f"(a suite that quarantines raw.{spec.quarantine} must select {', '.join(IDENTITY)})")]))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
     if spec.quarantine:  # name the refused records
         result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 20,
                          "unexpected_index_column_names": IDENTITY}
     try:
-        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
-        vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=spec.name, data=batch_def, suite=suite))
-        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"nightly-{spec.name}", validation_definitions=[vd], actions=[], result_format=result_format))
-        vr = next(iter(checkpoint.run(batch_parameters={"dataframe": df},
-                                      run_id=RunIdentifier(run_name=run_id)).run_results.values()))
+        batch = (datasource.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("whole")
+                 .get_batch(batch_parameters={"dataframe": df}))
+        suite = gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
+        vr = batch.validate(suite, result_format=result_format)
     except Exception as exc:  # noqa: BLE001 - e.g. an invalid expectation: the suite fails, never passes
-        if storage_fault(exc, "", "") is not None:
-            raise  # a full or read-only disk ends the run (validate() names the folder), it is not a failed suite
         message = " ".join(str(exc).split())[:300]
-        return SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
-            "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")])
+        return _Evaluated(SuiteResult(spec.name, False, 0, 1, len(df), [_suite_failure(
+            "suite", f"(GX could not run the suite: {type(exc).__name__}: {message})")]))
     failures = _failures(vr)
     if len(vr.results) != len(spec.expectations):
         failures.append(_suite_failure("suite", f"(GX returned {len(vr.results)} results for "
@@ -327,9 +342,46 @@ def _run_suite(ctx, datasource, spec: SuiteSpec, df, run_id: str) -> SuiteResult
         failures.append(_suite_failure("suite", "(GX reported the suite failed without a failed expectation)"))
     blocking = [f for f in failures if f["severity"] == "fail"]
     evaluated = int((vr.statistics or {}).get("evaluated_expectations", len(spec.expectations)))
-    return SuiteResult(spec.name, not blocking, evaluated, len(blocking), len(df), failures,
-                       warnings=len(failures) - len(blocking), quarantine=spec.quarantine,
-                       refused=_refused(spec, vr, df) if spec.quarantine and blocking else [])
+    return _Evaluated(SuiteResult(spec.name, not blocking, evaluated, len(blocking), len(df), failures,
+                                  warnings=len(failures) - len(blocking), quarantine=spec.quarantine,
+                                  refused=_refused(spec, vr, df) if spec.quarantine and blocking else []),
+                      vr, batch.id)
+
+
+def _keep(gx_root: Path, run_id: str, suites: list[SuiteSpec], evaluated: list[_Evaluated]) -> str:
+    """Store this run's suites and results in the file context under ``gx_root`` and build their Data
+    Docs pages (only this run's: the other pages are there from their own nights, so a night's cost does
+    not grow with the history). The Data Docs index URL ('' when GX names none)."""
+    import datetime
+
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier)
+
+    ctx = _results_context(gx_root)
+    run = RunIdentifier(run_name=run_id, run_time=datetime.datetime.now(datetime.timezone.utc))
+    built = []
+    for spec, ev in zip(suites, evaluated):
+        if ev.gx_result is None:  # GX could not run it (its failure is in audit.validations)
+            continue
+        suite_id = ExpectationSuiteIdentifier(name=spec.name)
+        ctx.suites.add_or_update(gx.ExpectationSuite(name=spec.name, expectations=spec.expectations))
+        built.append(suite_id)
+        ev.gx_result.meta.update(run_id=run, validation_time=run.run_time,
+                                 batch_parameters={"dataframe": "<DATAFRAME>"})
+        key = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run,
+                                         batch_identifier=ev.batch_id)
+        ctx.validation_results_store.store_validation_results(
+            suite_validation_result=ev.gx_result, suite_validation_result_identifier=key,
+            expectation_suite_identifier=suite_id)
+        built.append(key)
+    _drop_old_results(ctx.validation_results_store, KEEP_GX_RUNS)
+    ctx.build_data_docs(resource_identifiers=built)
+    try:
+        return ctx.get_docs_sites_urls()[0]["site_url"] or ""
+    except (IndexError, KeyError):
+        return ""
 
 
 def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] | None = None,
@@ -346,32 +398,45 @@ def validate(db_path: Path, run_id: str, gx_root: Path, suites: list[SuiteSpec] 
     for spec in suites:  # a suite built in code gets the same severity check as a file
         for expectation in spec.expectations:
             severity(expectation)
+    datasource = _evaluator()
+    progress.event("planned", step="validate", unit="suites", total=len(suites))
+    evaluated = []
+    with connect(db_path, read_only=True) as con:
+        for s in suites:
+            df, error = _frame(con, s, run_id)
+            evaluated.append(_Evaluated(SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
+                                 "query", f"{s.query_path or 'the suite query'} failed {error}")]))
+                             if error else _run_suite(datasource, s, df))
+            del df
+            progress.event("done", step="validate", unit="suites", item=s.name)
+    results = [ev.result for ev in evaluated]
     try:
         with guarded(gx_root, "write Great Expectations results and Data Docs under"):
-            ctx, datasource = _context(gx_root)
-            progress.event("planned", step="validate", unit="suites", total=len(suites))
-            results = []
-            for s in suites:
-                df, error = _frame(db_path, s, run_id)
-                results.append(SuiteResult(s.name, False, 0, 1, 0, [_suite_failure(
-                                   "query", f"{s.query_path or 'the suite query'} failed {error}")])
-                               if error else _run_suite(ctx, datasource, s, df, run_id))
-                del df
-                progress.event("done", step="validate", unit="suites", item=s.name)
-            ctx.build_data_docs()
+            docs = _keep(gx_root, run_id, suites, evaluated)
     except StorageError:
         _forget_run(gx_root, run_id)
         raise
-    try:
-        docs = ctx.get_docs_sites_urls()[0]["site_url"] or ""
-    except (IndexError, KeyError):
-        docs = ""
     with connect(db_path) as con:
         for r, spec in zip(results, suites):
             con.execute("insert into audit.validations values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, r.suite, spec.query, r.success, r.evaluated, r.failed, r.rows_checked,
                          json.dumps(r.failures), utcnow()])
     return ValidationReport(success=all(r.success for r in results), suites=results, data_docs=docs, skipped=skipped)
+
+
+def _drop_old_results(store, keep: int) -> int:
+    """Remove the stored results of all but the ``keep`` latest runs (by their latest result's time);
+    the Data Docs build then removes their pages. The number of results removed."""
+    keys = store.list_keys()
+    latest: dict[str, object] = {}
+    for key in keys:
+        name, when = key.run_id.run_name, key.run_id.run_time
+        latest[name] = max(latest.get(name, when), when)
+    kept = set(sorted(latest, key=lambda name: latest[name], reverse=True)[:keep])
+    old = [key for key in keys if key.run_id.run_name not in kept]
+    for key in old:
+        store.remove_key(key)
+    return len(old)
 
 
 def _forget_run(gx_root: Path, run_id: str) -> None:
