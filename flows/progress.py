@@ -127,7 +127,8 @@ class LineView(_View):
         step, source = key
         now = time.monotonic()
         complete = counter.total is not None and counter.done >= counter.total
-        if planned or not (complete or now - self._last.get(key, 0.0) >= self.every):
+        due = key not in self._last or now - self._last[key] >= self.every  # monotonic time starts anywhere
+        if planned or not (complete or due):
             return
         self._last[key] = now
         eta = counter.eta()
