@@ -75,7 +75,7 @@ def test_serve_case_is_skipped_without_a_published_file_and_fails_on_a_broken_on
     assert not (tmp_path / "work" / "serve").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_serve_case_measures_the_query_set_on_the_published_file_and_a_10x_copy(sample_run, tmp_path):
     from flows.bench.suite import SERVE_TARGET_S, Runner, serve_case
 
@@ -133,7 +133,7 @@ def test_the_new_night_adds_the_next_comtrade_period(period, freq, expected):
     assert nxt["refMonth"] == (int(expected[4:]) if freq == "M" else 52)
 
 
-@pytest.mark.slow  # real dbt on real DuckDB files: 80 s on the 2-core box (7 min at load average ~10)
+@pytest.mark.bench  # real dbt on real DuckDB files: 80 s on the 2-core box (7 min at load average ~10)
 def test_tiny_transform_case_prints_its_rows_and_fails_when_direct_sql_differs(tmp_path, capsys, monkeypatch):
     from flows.bench.transform_variants import CORRUPT_ENV
 

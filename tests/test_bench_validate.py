@@ -110,6 +110,7 @@ def test_one_corrupted_record_fails_the_same_shipped_expectation_in_gx_and_sql(t
     assert sql == gx
 
 
+@pytest.mark.bench
 def test_tiny_validate_case_prints_its_row_with_ratio_and_target(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--size", "tiny", "--repeat", "1", "--cases", "validate", "--json", str(out),
@@ -127,6 +128,7 @@ def test_tiny_validate_case_prints_its_row_with_ratio_and_target(tmp_path, capsy
     assert "validate (tiny)" in printed and "GX (nightly) / SQL checks" in printed and "x  <= 2x" in printed
 
 
+@pytest.mark.bench
 def test_a_disagreement_fails_the_bench_with_exit_1_naming_the_expectation(tmp_path, capsys, monkeypatch):
     real_child = validate_case.ValidateRunner.child
 
