@@ -142,8 +142,9 @@ def record_source_outcomes(run: RunContext) -> None:
 def build(run: RunContext) -> transform.DbtReport:
     with run.step("dbt") as step:
         if run.config.dbt_task_per_node:  # prefect-dbt: each node its own task run (slower)
-            report = transform.build(run.config.project, run.db, run.run_id, task_per_node=True,
-                                     full_refresh=run.full_refresh, memory_limit=run.config.duckdb_memory_limit)
+            report = transform.build(run.config.project, run.db, run.run_id, transform.NIGHTLY_BUILD,
+                                     task_per_node=True, full_refresh=run.full_refresh,
+                                     memory_limit=run.config.duckdb_memory_limit)
             _dbt_nodes_artifact(report)
         else:
             report = dbt_build_task(quote(run))
@@ -214,8 +215,8 @@ def load_task(run: RunContext, results: list[ExtractResult]) -> loading.LoadRepo
 
 @task(name="dbt build", cache_policy=NO_CACHE)
 def dbt_build_task(run: RunContext) -> transform.DbtReport:
-    report = transform.build(run.config.project, run.db, run.run_id, full_refresh=run.full_refresh,
-                             memory_limit=run.config.duckdb_memory_limit)
+    report = transform.build(run.config.project, run.db, run.run_id, transform.NIGHTLY_BUILD,
+                             full_refresh=run.full_refresh, memory_limit=run.config.duckdb_memory_limit)
     _dbt_nodes_artifact(report)
     return report
 

@@ -71,6 +71,12 @@ def _report(result) -> DbtReport:
     return DbtReport(success=bool(getattr(result, "success", False)) and not failed, nodes=nodes, message=message)
 
 
+#: the nightly's dbt invocation: models, seeds, the snapshot and the data tests. dbt's unit tests check
+#: the models' SQL on fixed inputs, so they cannot change from one night's data to the next: they run
+#: with the test suite (tests/test_transform.py builds with them) and in CI, not every night.
+NIGHTLY_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
 def build(project: Project, db_path: Path, run_id: str, args: list[str] | None = None,
           task_per_node: bool = False, full_refresh: bool = False, memory_limit: str | None = None) -> DbtReport:
     """``dbt build`` (or other args) of the project's dbt project against ``db_path``;

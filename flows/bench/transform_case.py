@@ -7,8 +7,8 @@ once, untimed, by flows/bench/transform_data.py):
 - ``transform (models)``: ``dbt run`` of every model against the compiled SQL of the same models
   run statement by statement in DAG order on one DuckDB connection (like for like: models only,
   no seeds, snapshot or tests); target <= 1.5x. Every mart must have the same row count.
-- ``transform (build)``: ``dbt build`` as the nightly runs it (models + seeds + snapshot + tests +
-  unit tests) beside the same direct SQL: not like for like, it shows what the tests add.
+- ``transform (build)``: ``dbt build`` as the nightly runs it (models + seeds + snapshot + data tests;
+  no unit tests) beside the same direct SQL: not like for like, it shows what the tests add.
 - ``incremental night``: one new night of data after a full build, then the nightly's ``dbt build``
   against ``dbt build --full-refresh`` of the same warehouse; target <= 0.15x. Both must give the
   same marts (per mart: rows and an order-independent hash).
@@ -151,7 +151,7 @@ def _rows(ms: dict[str, Measured], about: dict, size: Size) -> list[Row]:
     if "dbt_build" in ms:
         build = ms["dbt_build"]
         rows.append(_row("transform (build)", build, direct, mart_rows, None, "(context, not like for like)",
-                         f"dbt build = the nightly's invocation: the models + seeds, snapshot, tests, unit tests "
+                         f"dbt build = the nightly's invocation: the models + seeds, snapshot, data tests "
                          f"({build.runs[0]['node_count']} nodes); {_overhead(build)}; 1 run"))
     rebuilt = {m: (statistics.median(r["nodes"].get(m, 0.0) for r in night.runs),
                    statistics.median(r["nodes"].get(m, 0.0) for r in full.runs)) for m in INCREMENTAL_MODELS}

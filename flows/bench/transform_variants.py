@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from flows.bench.variants import peak_rss_mb
+from flows.transform import NIGHTLY_BUILD
 
 CORRUPT_ENV = "BILATERAL_BENCH_CORRUPT_MART"
 RUN_ID = "bench-transform"
@@ -117,15 +118,15 @@ def dbt_run(prepared: Path) -> dict:
 
 
 def dbt_build(prepared: Path) -> dict:
-    return _dbt(prepared, restore(prepared, "raw"), ["build"])
+    return _dbt(prepared, restore(prepared, "raw"), NIGHTLY_BUILD)
 
 
 def dbt_night(prepared: Path) -> dict:
-    return _dbt(prepared, restore(prepared, "night"), ["build"], run_id=NIGHT_RUN_ID)
+    return _dbt(prepared, restore(prepared, "night"), NIGHTLY_BUILD, run_id=NIGHT_RUN_ID)
 
 
 def dbt_full_refresh(prepared: Path) -> dict:
-    return _dbt(prepared, restore(prepared, "night"), ["build"], run_id=NIGHT_RUN_ID, full_refresh=True)
+    return _dbt(prepared, restore(prepared, "night"), NIGHTLY_BUILD, run_id=NIGHT_RUN_ID, full_refresh=True)
 
 
 def direct_sql(prepared: Path) -> dict:
