@@ -36,7 +36,7 @@ import duckdb
 from flows.errors import StorageError, ValidationFailed
 from flows import progress
 from flows.run_markers import marker
-from flows.storage import guarded, storage_fault
+from flows.storage import guarded
 from flows.warehouse import connect, utcnow
 
 SAMPLE_SIZE = 5

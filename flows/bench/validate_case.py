@@ -126,7 +126,7 @@ def _suites(names: list[str]):
 
 
 def gx_validate(scratch: Path, setup: dict) -> dict:
-    """flows.validation.validate as the nightly calls it (checkpoints, result store, Data Docs, audit
+    """flows.validation.validate as the nightly calls it (in-memory evaluation, result store, Data Docs, audit
     rows) on a copy of the warehouse (it writes audit.validations)."""
     from flows.validation import validate
 
