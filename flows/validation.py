@@ -244,9 +244,12 @@ def _evaluator():
     is written anywhere (a file context rewrites its YAML and JSON stores for every asset, suite and
     checkpoint it touches, which cost more than evaluating the expectations)."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
+                                                            ProgressBarsConfig)
 
-    ctx = gx.get_context(mode="ephemeral")
+    # no Data Docs site: GX's default ephemeral context makes a temporary folder for one every time
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    ctx = gx.get_context(project_config=config, mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     return ctx.data_sources.add_pandas("bilateral_warehouse")
 
