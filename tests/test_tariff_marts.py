@@ -483,7 +483,7 @@ def test_config_switches_include_expected_measures_and_override_usmca_shares(sam
     import io
     import os
 
-    from dbt.adapters.duckdb import DuckDBConnectionManager
+    from flows.transform import release_duckdb
     from dbt.cli.main import dbtRunner
 
     run = clone_warehouse(sample_run)
@@ -497,7 +497,7 @@ def test_config_switches_include_expected_measures_and_override_usmca_shares(sam
                 "--select", "int_tariffs__pair_measure_products", "int_tariffs__pair_expected_products", "tariff_schedule",
                 "tariff_exposure", "--vars", "{tariff_include_expected_measures: true, tariff_usmca_qualifying_share: 0}"])
     finally:
-        DuckDBConnectionManager.close_all_connections()
+        release_duckdb()
         if saved is None:
             os.environ.pop("BILATERAL_DUCKDB", None)
         else:

@@ -68,7 +68,7 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict], edit=None) -> tuple[su
         writer.writerows(rows + extra_rows)
     db = tmp_path / "registry.duckdb"
     # dbt in-process (as flows/transform.py runs it outside Prefect): no interpreter start per run
-    from dbt.adapters.duckdb import DuckDBConnectionManager
+    from flows.transform import release_duckdb
     from dbt.cli.main import dbtRunner
 
     saved = os.environ.get("BILATERAL_DUCKDB")
@@ -80,7 +80,7 @@ def _run_registry(tmp_path: Path, extra_rows: list[dict], edit=None) -> tuple[su
                                         "--target-path", str(project / "target"), "--log-path", str(project / "logs"),
                                         "--select", *SELECT])
     finally:
-        DuckDBConnectionManager.close_all_connections()
+        release_duckdb()
         if saved is None:
             os.environ.pop("BILATERAL_DUCKDB", None)
         else:
