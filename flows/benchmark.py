@@ -114,6 +114,7 @@ def run_benchmark(config: Config, args, process_start: float, keep: bool = False
                     from flows.prefect_api import ApiNotStarted
 
                     try:
+                        api.import_while_booting()  # as `bilateral run` does
                         api.require()
                     except ApiNotStarted as exc:
                         print(f"bilateral: benchmark: {exc}", file=sys.stderr)

@@ -349,6 +349,7 @@ def cmd_run(args, backfill=None) -> int:
                                 f"{config.warehouse_dir} (Prefect's local API starts first, a few seconds)")
     try:
         if api is not None:
+            api.import_while_booting()
             api.require()
         summary = start()
     except RunFailed as exc:

@@ -50,13 +50,18 @@ PROBE = textwrap.dedent("""
     def probe():
         return double.submit(21).result()
 
+    from flows.prefect_api import IMPORTED_WHILE_BOOTING
+    before = [m for m in IMPORTED_WHILE_BOOTING if m in sys.modules]
+    api.import_while_booting()  # as `bilateral run` does, before waiting
+    imported = [m for m in IMPORTED_WHILE_BOOTING if m in sys.modules]
     ready = api.wait()
     result = probe()
     url = api.api_url
     api.stop()
     from flows.prefect_server import answers
     print(json.dumps({"ready": ready, "result": result, "url": url, "answers_after_stop": answers(url, 1.0) is None,
-                      "server_imported": "prefect.server.api.server" in sys.modules}))
+                      "server_imported": "prefect.server.api.server" in sys.modules, "before": before,
+                      "imported": imported}))
 """)
 
 
@@ -74,6 +79,15 @@ def test_a_flow_runs_on_the_early_api_and_this_process_never_imports_the_server(
     assert out["answers_after_stop"] is False  # stopped: nothing left listening
     assert out["server_imported"] is False
     assert answers(out["url"], 1.0) is not None
+    # dbt and GX are imported while the server boots (not before: the probe imports neither itself),
+    # and the flow still runs on the server after them
+    assert out["before"] == [] and out["imported"] == ["dbt.cli.main", "dbt.adapters.duckdb", "great_expectations"]
+
+
+def test_an_import_that_fails_while_the_server_boots_is_left_to_the_step_that_needs_it():
+    api = EarlyApi(port=1)  # never started: importing does not need the server
+    api.import_while_booting(("flows_no_such_module", "flows.bench.sizes"))  # no exception
+    assert "flows.bench.sizes" in sys.modules and "flows_no_such_module" not in sys.modules
 
 
 EXIT_PROBE = textwrap.dedent("""

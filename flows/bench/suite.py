@@ -183,22 +183,31 @@ def load_case(runner: Runner, source: str, fs: generate.FileSet, fileset: Path, 
     return rows
 
 
+NIGHT_VARIANTS = {"sample_night_cli": "first night", "sample_night_cli_later": "a later night"}
+
+
 def night_case(runner: Runner) -> list[Row]:
-    runner.log("night: `bilateral run --sample` in a scratch warehouse, as a scheduled night runs")
-    ms = runner.measure({"sample_night_cli": "sample night"}, None, once=True)  # `bilateral run --sample`
-    m = ms["sample_night_cli"]
-    if any(r["status"] != "success" for r in m.runs):
-        raise BenchFailed(f"bench: the sample night ended {m.runs[0]['status']}: run `bilateral run --sample` to see why")
+    runner.log("night: `bilateral run --sample` in a scratch warehouse, as a scheduled night runs: the first "
+               "night (new warehouse, new Prefect database), then, in another one, the night after it")
+    ms = runner.measure(NIGHT_VARIANTS, None, once=True)  # `bilateral run --sample`
+    for m in ms.values():
+        if any(r["status"] != "success" for r in m.runs):
+            raise BenchFailed(f"bench: the sample night ({m.label}) ended {m.runs[0]['status']}: run "
+                              "`bilateral run --sample` to see why")
+    return [_night_row(ms[v]) for v in NIGHT_VARIANTS]
+
+
+def _night_row(m: Measured) -> Row:
     overhead = statistics.median(r["startup_s"] + r["wrapup_s"] for r in m.runs)
     startup, wrapup = statistics.median(r["startup_s"] for r in m.runs), statistics.median(r["wrapup_s"] for r in m.runs)
     steps = ", ".join(f"{k} {v:.1f}" for k, v in m.runs[0]["steps"].items())
-    return [Row("night (end to end)", "sample night", "its data work", m.median("seconds"), m.median("baseline_seconds"),
-                m.runs[0]["rows_out"], 0.0, m.median("peak_rss_mb"), 0.0, None, "< 30 s wall",
-                note=f"1 run; wall {'met' if m.median('seconds') < 30 else 'MISSED'} (< 30 s); orchestration "
-                     f"(Prefect start-up + wrap-up) {overhead:.1f} s ({startup:.1f} + {wrapup:.1f}), "
-                     f"{'met' if overhead <= 5 else 'MISSED'} (<= 5 s); "
-                     f"steps s: {steps}",
-                repeats=[r["seconds"] for r in m.runs], baseline_repeats=[r["baseline_seconds"] for r in m.runs])]
+    return Row(f"night (end to end, {m.label})", "sample night", "its data work", m.median("seconds"),
+               m.median("baseline_seconds"), m.runs[0]["rows_out"], 0.0, m.median("peak_rss_mb"), 0.0, None, "< 30 s wall",
+               note=f"1 run; wall {'met' if m.median('seconds') < 30 else 'MISSED'} (< 30 s); orchestration "
+                    f"(Prefect start-up + wrap-up) {overhead:.1f} s ({startup:.1f} + {wrapup:.1f}), "
+                    f"{'met' if overhead <= 5 else 'MISSED'} (<= 5 s); "
+                    f"steps s: {steps}",
+               repeats=[r["seconds"] for r in m.runs], baseline_repeats=[r["baseline_seconds"] for r in m.runs])
 
 
 SERVE_TARGET_S = 0.100  # p95 of every query of the set under 100 ms
