@@ -10,6 +10,7 @@ produced the same rows) and ``peak_rss_mb``. The dlt variants live in :mod:`flow
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -149,16 +150,18 @@ def sample_night(work: Path, fs: FileSet | None) -> dict:
             "rows_out": sum(summary.rows_loaded.values()), "digest": ""}
 
 
-def _cli_night(wh: Path) -> dict:
-    """``bilateral run --sample`` once into the warehouse folder ``wh``: wall, the steps' windows from its
-    audit.run_steps, and the time before the first step and after the last (Prefect start-up, wrap-up)."""
+def _cli_night(wh: Path, env: dict[str, str] | None = None) -> dict:
+    """``bilateral run --sample`` once into the warehouse folder ``wh`` (``env``: added to its environment):
+    wall, the steps' windows from its audit.run_steps, and the time before the first step and after the
+    last (Prefect start-up, wrap-up)."""
     import subprocess
 
     import duckdb
 
     called = time.time()
     done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--sample", "--date", RUN_DATE.isoformat(),
-                           "--set", f"warehouse.dir={wh}", "--progress", "off"], capture_output=True, text=True)
+                           "--set", f"warehouse.dir={wh}", "--progress", "off"], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     returned = time.time()
     con = duckdb.connect(str(wh / "bilateral.duckdb"), read_only=True)
     try:
@@ -195,8 +198,19 @@ def sample_night_cli_later(work: Path, fs: FileSet | None) -> dict:
     return _cli_night(work / "wh")
 
 
+def sample_night_cli_on_server(work: Path, fs: FileSet | None) -> dict:
+    """The first night again, with ``PREFECT_API_URL`` naming a Prefect server that runs already (a data
+    team's, or the one ``bilateral serve`` starts for its schedules): no local API server to boot. The
+    server is started untimed, on loopback, with its own Prefect home under ``work``."""
+    from flows.prefect_server import LocalPrefectServer
+
+    with LocalPrefectServer(work / "prefect-server") as server:
+        return _cli_night(work / "wh", {"PREFECT_API_URL": server.api_url})
+
+
 VARIANTS = {f.__name__: f for f in (bilateral_gdelt, bare_gdelt, bilateral_comtrade, bare_comtrade, sample_night,
-                                    sample_night_cli, sample_night_cli_later)}
+                                    sample_night_cli, sample_night_cli_later,
+                                    sample_night_cli_on_server)}
 
 
 def main(argv: list[str]) -> int:
