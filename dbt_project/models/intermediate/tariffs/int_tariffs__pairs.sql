@@ -1,7 +1,9 @@
 -- Directed country pairs the tariff schedule covers: every ordered pair of the configured countries,
--- as the data shows them (WITS reporters and trade reporters: both sources fetch exactly
--- countries.focus); the registry's countries only when neither source has data yet.
--- Override with the dbt var tariff_countries (a list of ISO3 codes).
+-- as the data shows them (WITS reporters and the countries reporting imports to Comtrade: both
+-- sources fetch exactly countries.focus); the registry's countries only when neither source has data
+-- yet. Override with the dbt var tariff_countries (a list of ISO3 codes).
+-- The importers are read from staging, not from the trade marts: the schedule then builds while the
+-- trade models do, and only tariff_exposure waits for both.
 {% set configured = var('tariff_countries', none) %}
 with
 {% if configured %}
@@ -12,7 +14,8 @@ countries as (
 observed as (
     select distinct importer_iso3 as iso3 from {{ ref('int_tariffs__base_rates') }}
     union
-    select distinct importer_iso3 from {{ ref('int_tariffs__trade') }}
+    select distinct reporter_iso3 from {{ ref('stg_comtrade__records') }}
+    where flow_code = 'M' and reporter_iso3 <> 'W00' and partner_iso3 <> 'W00'
 ),
 
 registry as (
