@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from flows.errors import PublishError
-from flows.publish import publish
+from flows.publish import publish, table_checksum
 
 
 def make_wh(path, rows):
@@ -16,6 +16,36 @@ def make_wh(path, rows):
     con.execute("comment on column marts.pairs.total is 'Total trade, US$'")
     con.executemany("insert into marts.pairs values (?, ?)", rows)
     con.close()
+
+
+def _checksum(ddl: str, rows: list[tuple]) -> tuple[int, str]:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(f"create table marts.t {ddl}")
+    if rows:
+        con.executemany(f"insert into marts.t values ({', '.join('?' * len(rows[0]))})", rows)
+    try:
+        return table_checksum(con, "memory", "marts", "t")
+    finally:
+        con.close()
+
+
+def test_the_table_checksum_follows_content_and_columns_not_row_order():
+    rows = [("CAN-CHN", 80.0, None), ("CAN-USA", 1000.0, 3), ("CHN-USA", 0.0, 2)]
+    base = _checksum("(pair varchar, total double, n integer)", rows)
+    assert base[0] == 3
+    assert _checksum("(pair varchar, total double, n integer)", rows[::-1]) == base, "row order is not content"
+    changed = {
+        "one value": _checksum("(pair varchar, total double, n integer)", [rows[0], ("CAN-USA", 1000.5, 3), rows[2]]),
+        "a null filled": _checksum("(pair varchar, total double, n integer)", [("CAN-CHN", 80.0, 0), *rows[1:]]),
+        "a duplicated row": _checksum("(pair varchar, total double, n integer)", [*rows, rows[1]]),
+        "values swapped between columns": _checksum("(pair varchar, n integer, total double)",
+                                                    [(p, n, t) for p, t, n in rows]),
+        "a column renamed": _checksum("(pair varchar, total_usd double, n integer)", rows),
+        "a column's type": _checksum("(pair varchar, total double, n bigint)", rows),
+    }
+    assert [what for what, digest in changed.items() if digest == base] == []
+    assert _checksum("(pair varchar, total double, n integer)", [])[0] == 0
 
 
 def test_publish_swaps_atomically_and_old_readers_keep_their_snapshot(tmp_path):
