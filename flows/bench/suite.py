@@ -187,13 +187,15 @@ def load_case(runner: Runner, source: str, fs: generate.FileSet, fileset: Path, 
 #: warehouse; a new warehouse with PREFECT_API_URL naming a running server (as scheduled nights use)
 NIGHT_VARIANTS = {"sample_night_cli": ("night (first)", "first night"),
                   "sample_night_cli_later": ("night (later)", "later night"),
-                  "sample_night_cli_on_server": ("night (server)", "on a server")}
+                  "sample_night_cli_on_server": ("night (server)", "on a server"),
+                  "sample_night_cli_on_server_later": ("night (server, later)", "later night on a server")}
 
 
 def night_case(runner: Runner) -> list[Row]:
     runner.log("night: `bilateral run --sample` in a scratch warehouse, as a scheduled night runs: the first "
                "night (new warehouse, new Prefect database); in another, the night after it; in a third, the "
-               "first night on a Prefect server that runs already")
+               "first night on a Prefect server that runs already; in a fourth, the night after that one on the "
+               "same server (how a scheduled deployment runs every night after its first)")
     ms = runner.measure({v: about for v, (_, about) in NIGHT_VARIANTS.items()}, None, once=True)
     for m in ms.values():
         if any(r["status"] != "success" for r in m.runs):
