@@ -80,13 +80,15 @@ def _fill(disk: Path) -> Path:
     """Write a filler file until the disk is full."""
     filler = disk / "filler"
     chunk = b"\0" * (1 << 20)
-    with filler.open("wb") as fh:
-        try:
-            while True:
-                fh.write(chunk)
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
+    # Unbuffered: a buffered file keeps the tail of a short write and raises ENOSPC again on close.
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            os.write(fd, chunk)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
     return filler
 
 
