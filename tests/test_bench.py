@@ -149,6 +149,8 @@ def test_tiny_transform_case_prints_its_rows_and_fails_when_direct_sql_differs(t
         assert r["seconds"] > 0 and r["baseline_seconds"] > 0 and r["ratio"] > 0
     assert "same row counts in all" in models["note"] and "same rows and hash in all" in night["note"]
     assert "(parse: partial)" in night["note"]  # a night reuses dbt's partial-parse state
+    split = night["note"].split("node thread s, night: ")[1]  # where a night's node time goes, by kind
+    assert "models " in split and "tests " in split and "; full: " in split, night["note"]
     printed = capsys.readouterr().out
     assert "transform (models)" in printed and "x  <= 1.5x" in printed and "x  <= 0.15x" in printed
 

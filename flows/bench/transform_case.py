@@ -74,6 +74,13 @@ def _node_seconds(m: Measured, prefixes: tuple[str, ...]) -> float:
     return statistics.median(sum(s for n, s in r["nodes"].items() if n.startswith(prefixes)) for r in m.runs)
 
 
+def _kinds(m: Measured) -> str:
+    """The run's node thread seconds by kind (models, data tests, seeds, snapshot), medians of the runs."""
+    kinds = sorted({k for r in m.runs for k in r.get("node_kinds", {})})
+    return ", ".join(f"{k}s {statistics.median(r.get('node_kinds', {}).get(k, 0.0) for r in m.runs):.1f}"
+                     for k in kinds)
+
+
 def _overhead(m: Measured) -> str:
     """dbt's wall time split: start-up + parse + wrap-up (wall - run_results elapsed) and the nodes."""
     wall, elapsed = m.median("seconds"), m.median("dbt_elapsed_s")
@@ -162,7 +169,8 @@ def _rows(ms: dict[str, Measured], about: dict, size: Size) -> list[Row]:
                      f"answers, {about['new_rows']:,} rows); both dbt build (tests included); same rows and hash in all "
                      f"{len(night.runs[0]['marts'])} marts; incremental staging night/full s: "
                      + ", ".join(f"{m} {a:.2f}/{b:.2f}" for m, (a, b) in rebuilt.items())
-                     + f"; {_overhead(night)} (parse: {night.runs[0]['partial_parse']}); {_overhead(full)}"))
+                     + f"; {_overhead(night)} (parse: {night.runs[0]['partial_parse']}); {_overhead(full)}"
+                     + f"; node thread s, night: {_kinds(night)}; full: {_kinds(full)}"))
     if "steps" in about and size.name not in SELECT_BY_SIZE:
         rows.append(_first_night_row(about, size))
     trade = (_node_seconds(run, TRADE_MODELS), _node_seconds(direct, TRADE_MODELS))

@@ -107,9 +107,13 @@ def _dbt(prepared: Path, db: Path, args: list[str], run_id: str = RUN_ID, full_r
     results = json.loads((db.parent / "dbt" / "target" / "run_results.json").read_text())
     nodes = {r["unique_id"].split(".")[-1]: round(float(r.get("execution_time") or 0), 3)
              for r in results.get("results", []) if r["unique_id"].startswith("model.")}
+    kinds: dict[str, float] = {}  # thread seconds per kind of node (model, test, seed, snapshot)
+    for r in results.get("results", []):
+        kind = r["unique_id"].split(".")[0]
+        kinds[kind] = round(kinds.get(kind, 0.0) + float(r.get("execution_time") or 0), 3)
     marts = mart_digests(db)
     return {"seconds": seconds, "dbt_elapsed_s": float(results.get("elapsed_time") or 0), "nodes": nodes,
-            "node_count": len(results.get("results", [])), "partial_parse": _dbt_log_parsing(log, offset),
+            "node_kinds": kinds, "node_count": len(results.get("results", [])), "partial_parse": _dbt_log_parsing(log, offset),
             "marts": marts, "rows_out": sum(n for n, _ in marts.values()), "digest": ""}
 
 
