@@ -113,7 +113,8 @@ def _dbt(prepared: Path, db: Path, args: list[str], run_id: str = RUN_ID, full_r
         kinds[kind] = round(kinds.get(kind, 0.0) + float(r.get("execution_time") or 0), 3)
     marts = mart_digests(db)
     return {"seconds": seconds, "dbt_elapsed_s": float(results.get("elapsed_time") or 0), "nodes": nodes,
-            "node_kinds": kinds, "node_count": len(results.get("results", [])), "partial_parse": _dbt_log_parsing(log, offset),
+            "node_kinds": kinds, "node_count": len(results.get("results", [])),
+            "partial_parse": _dbt_log_parsing(log, offset),
             "marts": marts, "rows_out": sum(n for n, _ in marts.values()), "digest": ""}
 
 
