@@ -81,10 +81,15 @@ def _bad_docs() -> dict[str, tuple[bytes, list[int], list[str]]]:
         "bad_refmonth": (variant(lambda d: d["data"][0].update(refMonth=13)), [1], ["refMonth", "13"]),
         "negative_value": (variant(lambda d: d["data"][1].update(primaryValue=-5.0)), [2], ["primaryValue: negative"]),
         "future_year": (variant(lambda d: d["data"][0].update(refYear=2099, period="2099")), [1], ["refYear: 2099"]),
+        # from_json would load these as null: an integer field takes 32 bits
+        "beyond_32_bits": (variant(lambda d: [d["data"][1].update(qtyUnitCode=99999999999),
+                                               d["data"][2].update(reporterCode=-4294967296)]), [2, 3],
+                           ["beyond a 32-bit integer"]),
     }
 
 
-RECORD_CASES = ["unknown_code", "non_numeric", "missing_field", "bad_refmonth", "negative_value", "future_year"]
+RECORD_CASES = ["unknown_code", "non_numeric", "missing_field", "bad_refmonth", "negative_value", "future_year",
+                "beyond_32_bits"]
 
 
 @pytest.mark.parametrize("case", RECORD_CASES)

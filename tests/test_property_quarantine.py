@@ -128,6 +128,8 @@ CT_MUTATIONS = {
     "cmdCode missing": (lambda r: {k: v for k, v in r.items() if k != "cmdCode"}, "wrong_type"),
     "year past the horizon": (lambda r: {**r, "refYear": 2099, "period": "2099"}, "out_of_domain"),
     "extra field": (lambda r: {**r, "newField": [1, 2]}, None),
+    "unit code beyond 32 bits": (lambda r: {**r, "qtyUnitCode": 2 ** 40}, "out_of_domain"),
+    "year as a fraction": (lambda r: {**r, "refYear": float(r["refYear"])}, "wrong_type"),
     "duplicate of a valid record": (lambda r: r, None),
 }
 

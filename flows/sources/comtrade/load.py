@@ -4,10 +4,10 @@ raw.comtrade_record, one row per record with the API's 47 fields under their API
 A file is refused whole when its envelope changed shape. A record is quarantined (the rest load)
 when a required field is missing or any field has the wrong JSON type (e.g. a non-numeric
 primaryValue, a text aggrLevel: from_json would load it as null), a
-value is out of its domain (refMonth, period vs freqCode, flowCode, negative values), a reporter /
-partner code is not in Comtrade's reference lists (flows/reference/countries/Reporters.json,
-reference/partners.csv) or its year is after the run's year. A field outside the 47 (a new or
-renamed one) is noted by the loader.
+value is out of its domain (refMonth, period vs freqCode, flowCode, negative values, an integer
+beyond 32 bits: from_json would load it as null too), a reporter / partner code is not in Comtrade's
+reference lists (flows/reference/countries/Reporters.json, reference/partners.csv) or its year is
+after the run's year. A field outside the 47 (a new or renamed one) is noted by the loader.
 """
 from __future__ import annotations
 
@@ -49,7 +49,10 @@ _JSON_TYPES = {"VARCHAR": ("VARCHAR",), "INTEGER": _INT, "DOUBLE": _NUM, "BOOLEA
 OPTIONAL: dict[str, tuple[str, ...]] = {f: _JSON_TYPES[t] for f, t in FIELDS.items() if f not in REQUIRED}
 FLOW_CODES = ("M", "X", "RM", "RX", "DX", "FM", "MIP", "MOP", "XIP", "XOP")
 
-_STRUCT = "{" + ", ".join(f'"{k}": "{v}"' for k, v in FIELDS.items()) + "}"
+#: the parse's types: an INTEGER field is read as HUGEINT (any JSON integer fits), so that a value
+#: beyond 32 bits is named by a check instead of loading as null
+_PARSED = {k: "HUGEINT" if v == "INTEGER" else v for k, v in FIELDS.items()}
+_STRUCT = "{" + ", ".join(f'"{k}": "{v}"' for k, v in _PARSED.items()) + "}"
 
 
 def _known_codes() -> list[int]:
@@ -86,6 +89,8 @@ def _type_problem(field: str, allowed: tuple[str, ...], nullable: bool) -> str:
 _TYPE_EXPRS = [_type_problem(f, t, False) for f, t in REQUIRED.items()] + \
               [_type_problem(f, t, True) for f, t in OPTIONAL.items()]
 _FLOWS = ", ".join(f"'{f}'" for f in FLOW_CODES)
+_RANGE_EXPRS = [f"""case when "{f}" not between -2147483648 and 2147483647 then 'field {f}: ' || "{f}" """
+                "|| ' is beyond a 32-bit integer' end" for f, t in FIELDS.items() if t == "INTEGER"]
 _DOMAIN_EXPRS = [
     "case when freqCode not in ('A', 'M') then 'field freqCode: ' || freqCode || ' is not A or M' end",
     "case when not (refMonth between 1 and 12 or refMonth = 52) then 'field refMonth: ' || refMonth || ' is not 1..12 or 52' end",
@@ -99,6 +104,7 @@ _DOMAIN_EXPRS = [
     f"case when reporterCode not in ({_KNOWN}) then 'field reporterCode: unknown Comtrade code ' || reporterCode end",
     f"case when partnerCode not in ({_KNOWN}) then 'field partnerCode: unknown Comtrade code ' || partnerCode end",
     f"case when partner2Code not in ({_KNOWN}) then 'field partner2Code: unknown Comtrade code ' || partner2Code end",
+    *_RANGE_EXPRS,
 ]
 _HORIZON = "case when refYear > year(date {run_date}) then 'field refYear: ' || refYear || ' is after the run year' end"
 
