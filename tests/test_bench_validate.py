@@ -7,6 +7,7 @@ disagreement fails the bench.
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pytest
@@ -124,6 +125,11 @@ def test_tiny_validate_case_prints_its_row_with_ratio_and_target(tmp_path, capsy
     assert row["rss_mb"] > 0 and row["baseline_rss_mb"] > 0
     assert row["met"] in ("met", "MISSED")
     assert "0 failed on both sides" in row["note"]
+    split = re.search(r"import great_expectations (\d+\.\d+) s .*without it (\d+\.\d+) s = (\d+\.\d+)x", row["note"])
+    assert split, row["note"]
+    imported, rest, ratio = map(float, split.groups())
+    assert imported > 0 and rest > 0 and abs(imported + rest - row["seconds"]) < 0.02, "the wall, split in two"
+    assert abs(ratio - rest / row["baseline_seconds"]) < 0.02
     printed = capsys.readouterr().out
     assert "validate (tiny)" in printed and "GX (nightly) / SQL checks" in printed and "x  <= 2x" in printed
 
