@@ -120,10 +120,18 @@ unit_years as (
 ),
 
 -- every HS6 line of a vintage belongs to the unit of its longest listed prefix
+-- (a code is a prefix of the line when it equals one of the line's prefixes: a hash join on them, not a
+-- nested-loop join on starts_with)
+hs6_prefixes as (
+    select hs6, hs_vintage, left(hs6, n) as prefix
+    from universe
+    cross join lateral (select unnest(range(0, length(hs6) + 1)) as n)
+),
+
 hs6_units as (
     select c.importer_iso3, c.exporter_iso3, u.hs6, u.hs_vintage, c.product_code
-    from universe as u
-    join codes as c on starts_with(u.hs6, c.product_code)
+    from hs6_prefixes as u
+    join codes as c on c.product_code = u.prefix
     qualify row_number() over (partition by c.importer_iso3, c.exporter_iso3, u.hs6, u.hs_vintage order by c.code_length desc) = 1
 ),
 
@@ -133,25 +141,33 @@ unit_lines as (
 ),
 
 -- MFN base rates known per unit and year: the WITS rate of the latest year <= the year (as the schedule
--- carries it); lines without one count as unknown, never as 0
-line_years as (
-    select h.importer_iso3, h.exporter_iso3, h.product_code, h.hs6, h.hs_vintage, y.year
-    from hs6_units as h
-    join (select distinct year, hs_vintage from months) as y on y.hs_vintage = h.hs_vintage
+-- carries it, macro tariff_rates_by_year); lines without one count as unknown, never as 0. Only the lines
+-- with a rate are joined (an importer without WITS data has none); every line counts in n_lines.
+vintage_years as (
+    select distinct year, hs_vintage from months
+),
+
+-- materialized: so that the optimizer joins the lines to these rates first and does not expand every
+-- line to every year before it (4.7M rows on the sample, where only 0.6M lines have a rate)
+mfn_by_year as materialized (
+    select r.*, y.hs_vintage
+    from ({{ tariff_rates_by_year('mfn_rates', ['importer_iso3', 'hs6'], start, end) }}) as r
+    join vintage_years as y on y.year = r.horizon_year
 ),
 
 line_mfn as (
-    select l.importer_iso3, l.exporter_iso3, l.product_code, l.hs_vintage, l.year, r.rate_pct
-    from line_years as l
-    asof left join mfn_rates as r
-        on r.importer_iso3 = l.importer_iso3 and r.hs6 = l.hs6 and r.year <= l.year
+    select h.importer_iso3, h.exporter_iso3, h.product_code, h.hs_vintage, r.horizon_year as year, r.rate_pct
+    from hs6_units as h
+    join mfn_by_year as r on r.importer_iso3 = h.importer_iso3 and r.hs6 = h.hs6 and r.hs_vintage = h.hs_vintage
 ),
 
 unit_mfn as (
-    select importer_iso3, exporter_iso3, product_code, year,
-           count(rate_pct) as n_known, count(*) as n_lines,
-           cast(sum(cast(rate_pct as decimal(38, 10))) as double) / nullif(count(rate_pct), 0) as avg_mfn_known_pct
-    from line_mfn group by all
+    select l.importer_iso3, l.exporter_iso3, l.product_code, l.year,
+           count(l.rate_pct) as n_known, any_value(u.n_lines) as n_lines,
+           cast(sum(cast(l.rate_pct as decimal(38, 10))) as double) / nullif(count(l.rate_pct), 0) as avg_mfn_known_pct
+    from line_mfn as l
+    join unit_lines as u using (importer_iso3, exporter_iso3, product_code, hs_vintage)
+    group by l.importer_iso3, l.exporter_iso3, l.product_code, l.year
 ),
 
 -- additional duty per HS6 and month, day-weighted over the schedule intervals in the month; only

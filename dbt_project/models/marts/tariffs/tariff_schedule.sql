@@ -40,6 +40,16 @@ preferential as (
     from base where partner_iso3 <> 'WLD'
 ),
 
+-- the rates of every horizon year, carried forward from the latest year with a WITS rate (macro
+-- tariff_rates_by_year: the same rows an ASOF join on the year picks, for a hash join)
+mfn_by_year as (
+    {{ tariff_rates_by_year('mfn', ['importer_iso3', 'hs6'], start, end) }}
+),
+
+preferential_by_year as (
+    {{ tariff_rates_by_year('preferential', ['importer_iso3', 'exporter_iso3', 'hs6'], start, end) }}
+),
+
 -- products per pair: every HS6 line of the vintage in force, over the part of the horizon it covers
 universe as (
     select hs6, hs_vintage,
@@ -174,11 +184,11 @@ rates as (
         pref.year as preferential_year,
         pref.is_sample as pref_is_sample
     from remaining as r
-    asof left join mfn
-        on mfn.importer_iso3 = r.importer_iso3 and mfn.hs6 = r.hs6 and mfn.year <= year(r.valid_from)
-    asof left join preferential as pref
+    left join mfn_by_year as mfn
+        on mfn.importer_iso3 = r.importer_iso3 and mfn.hs6 = r.hs6 and mfn.horizon_year = year(r.valid_from)
+    left join preferential_by_year as pref
         on pref.importer_iso3 = r.importer_iso3 and pref.exporter_iso3 = r.exporter_iso3
-       and pref.hs6 = r.hs6 and pref.year <= year(r.valid_from)
+       and pref.hs6 = r.hs6 and pref.horizon_year = year(r.valid_from)
 ),
 
 final as (
