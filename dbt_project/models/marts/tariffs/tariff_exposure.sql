@@ -143,6 +143,7 @@ unit_lines as (
 -- MFN base rates known per unit and year: the WITS rate of the latest year <= the year (as the schedule
 -- carries it, macro tariff_rates_by_year); lines without one count as unknown, never as 0. Only the lines
 -- with a rate are joined (an importer without WITS data has none); every line counts in n_lines.
+-- A year has one vintage (CTE months: H5 before 2022, H6 from 2022), so n_lines is that vintage's line count.
 vintage_years as (
     select distinct year, hs_vintage from months
 ),
